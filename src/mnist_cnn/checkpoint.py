@@ -1,0 +1,129 @@
+"""Save and load ``model.ckpt`` without ever losing a good one or running untrusted code.
+
+The checkpoint stays a plain ``state_dict`` (interchangeable with the reference script); facts
+about the run live in a JSON sidecar next to it.
+"""
+
+import json
+import os
+import pickle
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mnist_cnn.errors import CheckpointError, MissingCheckpointError
+from mnist_cnn.model import ConvNet
+
+
+def sidecar_path(checkpoint: Path) -> Path:
+    """``model.ckpt`` -> ``model.json``."""
+    return Path(checkpoint).with_suffix(".json")
+
+
+def ensure_writable_dir(path: Path) -> None:
+    """Create the checkpoint's folder and prove we can write there, before any training."""
+    folder = Path(path).absolute().parent
+    if Path(path).is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file name")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise CheckpointError(
+            f"{folder}: cannot write the checkpoint there ({error.strerror or error})"
+        ) from error
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Write through a temporary file in the same folder, fsync it, then rename over ``path``."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.absolute().parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(model: torch.nn.Module, path: Path, metadata: Mapping[str, Any]) -> None:
+    """Atomically write the weights, then the sidecar; refuse weights that are not finite."""
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    bad = [name for name, tensor in state.items() if tensor.is_floating_point()
+           and not torch.isfinite(tensor).all()]
+    if bad:
+        raise CheckpointError(f"{path}: not saved, non-finite weights in {', '.join(bad)}")
+    _atomic_write(path, lambda file: torch.save(state, file))
+    text = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
+    _atomic_write(sidecar_path(path), lambda file: file.write(text.encode()))
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.exists():
+        raise MissingCheckpointError(
+            f"{path}: no checkpoint here; train one first with `mnist-train` "
+            "or pass --checkpoint PATH"
+        )
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file, not a checkpoint")
+    try:
+        with warnings.catch_warnings():  # torch warns about odd pickles before refusing them
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"{path}: refused, it holds objects other than tensors (unsafe or not a state_dict)"
+        ) from error
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({error})") from error
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read ({error.strerror or error})") from error
+    if not isinstance(state, Mapping) or not all(
+        isinstance(value, torch.Tensor) for value in state.values()
+    ):
+        raise CheckpointError(f"{path}: not a state_dict of tensors")
+    return dict(state)
+
+
+def check_compatible(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Exactly the ConvNet's keys and shapes, and finite weights."""
+    expected = ConvNet().state_dict()
+    missing = sorted(expected.keys() - state.keys())
+    unexpected = sorted(state.keys() - expected.keys())
+    if missing or unexpected:
+        details = "; ".join(
+            part for part in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unexpected {', '.join(unexpected)}" if unexpected else "",
+            ) if part
+        )
+        raise CheckpointError(f"{path}: not a ConvNet checkpoint ({details})")
+    for name, tensor in expected.items():
+        if state[name].shape != tensor.shape:
+            raise CheckpointError(
+                f"{path}: {name} has shape {tuple(state[name].shape)}, "
+                f"the ConvNet needs {tuple(tensor.shape)}"
+            )
+        if state[name].is_floating_point() and not torch.isfinite(state[name]).all():
+            raise CheckpointError(f"{path}: {name} holds NaN or infinite values")
+
+
+def load_model(path: Path, device: torch.device) -> ConvNet:
+    """A ready-to-use ConvNet in eval mode from a plain state_dict, loaded with weights_only."""
+    state = _read_state_dict(path)
+    check_compatible(state, path)
+    model = ConvNet()
+    model.load_state_dict(state)
+    return model.to(device).eval()

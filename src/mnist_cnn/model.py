@@ -1,0 +1,34 @@
+"""The reference ConvNet: two conv-BN-ReLU-pool blocks and one linear layer.
+
+Keeping the module names (``layer1``, ``layer2``, ``fc``) and shapes exactly as in the reference
+script keeps ``model.ckpt`` interchangeable with it in both directions.
+"""
+
+import torch
+from torch import nn
+
+NUM_CLASSES = 10
+IMAGE_SIZE = 28
+
+
+def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=5, stride=1, padding=2),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(),
+        nn.MaxPool2d(kernel_size=2, stride=2),
+    )
+
+
+class ConvNet(nn.Module):
+    """Input: ``(N, 1, 28, 28)`` floats in [0, 1], white digit on black. Output: class logits."""
+
+    def __init__(self, num_classes: int = NUM_CLASSES) -> None:
+        super().__init__()
+        self.layer1 = _conv_block(1, 6)
+        self.layer2 = _conv_block(6, 16)
+        self.fc = nn.Linear(7 * 7 * 16, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.layer2(self.layer1(x))
+        return self.fc(out.flatten(1))

@@ -1,0 +1,128 @@
+"""``mnist-recognize``: print the digit in each image file and draw them in a grid."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mnist_cnn.checkpoint import load_model
+from mnist_cnn.cli import add_common_arguments, positive_int, run_command
+from mnist_cnn.device import select_device
+from mnist_cnn.preprocess import PREPROCESS_MODES
+from mnist_cnn.recognition import Recognition, expand_inputs, recognize
+
+PROGRAM = "mnist-recognize"
+EXIT_FILE_FAILED = 1
+
+
+def top_k(text: str) -> int:
+    value = positive_int(text)
+    if value > 10:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 10, got {value}")
+    return value
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="Recognize the handwritten digit in each image file with a trained ConvNet.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="image files, folders of images, or glob patterns")
+    parser.add_argument("--checkpoint", type=Path, default=Path("model.ckpt"),
+                        help="weights written by mnist-train (default ./model.ckpt)")
+    parser.add_argument("--preprocess", choices=PREPROCESS_MODES, default="mnist",
+                        help="mnist: find the ink, crop, scale and centre it like MNIST (default); "
+                             "plain: the reference's resize-invert-scale, for comparison")
+    parser.add_argument("--top-k", type=top_k, default=1,
+                        help="also list the K most likely digits (1-10, default 1)")
+    parser.add_argument("--threshold", type=probability, default=0.5,
+                        help="below this confidence an answer is marked uncertain (default 0.5)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document with every result instead of lines")
+    parser.add_argument("--show", action="store_true", help="open a window with the grid")
+    parser.add_argument("--grid", type=Path, metavar="FILE.png", help="save the grid to a file")
+    parser.add_argument("--no-grid", action="store_true",
+                        help="draw nothing (the default shows the grid only when a display exists)")
+    parser.add_argument("--show-input", action="store_true",
+                        help="draw the 28x28 network input under each image in the grid")
+    parser.add_argument("--grid-max", type=positive_int, default=50,
+                        help="draw at most this many images in the grid (default 50)")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="processes that decode images (default: one per CPU core)")
+    add_common_arguments(parser)
+    return parser
+
+
+def describe(result: Recognition) -> str:
+    if result.blank:
+        return f"{result.path}: no digit found (blank, or no ink that stands out)"
+    line = f"{result.path}: {result.digit} ({100 * result.confidence:.1f}%)"
+    if result.uncertain:
+        line += " uncertain"
+    if len(result.top_k) > 1:
+        line += "  [" + ", ".join(f"{d} {100 * p:.1f}%" for d, p in result.top_k) + "]"
+    return line
+
+
+def wants_grid(args: argparse.Namespace) -> bool:
+    if args.no_grid:
+        return False
+    if args.show or args.grid:
+        return True
+    if args.json:
+        return False
+    from mnist_cnn.plotting import display_available
+
+    return display_available()
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = expand_inputs(args.paths)
+    device = select_device(args.device)
+    model = load_model(args.checkpoint, device)
+    draw = wants_grid(args)
+    results = recognize(paths, model, device, mode=args.preprocess, top_k=args.top_k,
+                        threshold=args.threshold, keep_images=args.grid_max if draw else 0,
+                        workers=args.workers)
+    drawn: list[Recognition] = []
+    records = []
+    failed = 0
+    for index, result in enumerate(results):
+        failed += result.error is not None
+        if draw and index < args.grid_max:
+            drawn.append(result)
+        if args.json:
+            records.append(result.as_json())
+        elif result.error:
+            print(f"{PROGRAM}: error: {result.error}", file=sys.stderr)
+        else:
+            print(describe(result), flush=True)
+    if args.json:
+        json.dump(records, sys.stdout, indent=1)
+        print()
+    if drawn:
+        from mnist_cnn.plotting import prediction_grid
+
+        prediction_grid(drawn, path=args.grid, show=args.show or not args.grid,
+                        with_inputs=args.show_input)
+    return EXIT_FILE_FAILED if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(PROGRAM, lambda: run(args), args.debug)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

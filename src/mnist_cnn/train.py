@@ -1,0 +1,142 @@
+"""``mnist-train``: train the ConvNet on MNIST, evaluate it, write ``model.ckpt`` and a report."""
+
+import argparse
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from mnist_cnn import __version__
+from mnist_cnn.checkpoint import ensure_writable_dir, load_model, save_checkpoint, sidecar_path
+from mnist_cnn.cli import add_common_arguments, positive_float, positive_int, run_command
+from mnist_cnn.data import load_mnist
+from mnist_cnn.device import select_device
+from mnist_cnn.model import ConvNet
+from mnist_cnn.training import EpochStats, StepEvent, TrainConfig, evaluate, train
+
+DEFAULTS = TrainConfig()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mnist-train",
+        description="Train the reference ConvNet on MNIST and save its weights to a checkpoint.",
+    )
+    parser.add_argument("--epochs", type=positive_int, default=DEFAULTS.epochs,
+                        help=f"passes over the 60,000 training images (default {DEFAULTS.epochs})")
+    parser.add_argument("--batch-size", type=positive_int, default=DEFAULTS.batch_size,
+                        help=f"images per step (default {DEFAULTS.batch_size})")
+    parser.add_argument("--lr", type=positive_float, default=DEFAULTS.lr,
+                        help=f"peak learning rate, one-cycle schedule (default {DEFAULTS.lr})")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                        help=f"random seed: on the CPU, same seed, same weights "
+                             f"(default {DEFAULTS.seed})")
+    parser.add_argument("--log-interval", type=positive_int, default=DEFAULTS.log_interval,
+                        help=f"steps between loss lines (default {DEFAULTS.log_interval})")
+    parser.add_argument("--augment", action="store_true",
+                        help="random slant, size, position and pen width while training: "
+                             "reads real handwriting better (see README)")
+    parser.add_argument("--data-dir", type=Path, default=Path("MNIST_data"),
+                        help="folder holding MNIST/raw/ (default ./MNIST_data)")
+    parser.add_argument("--no-download", action="store_true",
+                        help="fail instead of downloading MNIST when it is missing")
+    parser.add_argument("--checkpoint", type=Path, default=Path("model.ckpt"),
+                        help="where to write the weights (default ./model.ckpt)")
+    parser.add_argument("--eval-only", action="store_true",
+                        help="evaluate the existing --checkpoint on the test set; train nothing")
+    add_common_arguments(parser)
+    return parser
+
+
+class ProgressPrinter:
+    """Reference-style lines on stdout, plus a tqdm bar when stderr is a terminal."""
+
+    def __init__(self, epochs: int, show_bar: bool) -> None:
+        self.epochs = epochs
+        self.show_bar = show_bar
+        self.bar = None
+
+    def _print(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stdout)
+        else:
+            print(line, flush=True)
+
+    def step(self, event: StepEvent) -> None:
+        if self.show_bar and self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=event.steps_per_epoch, desc=f"Epoch {event.epoch}/{self.epochs}",
+                            leave=False, unit="step", file=sys.stderr)
+        if self.bar is not None:
+            self.bar.update()
+        if event.loss is not None:
+            self._print(f"Epoch [{event.epoch}/{self.epochs}], "
+                        f"Step [{event.step}/{event.steps_per_epoch}], Loss: {event.loss:.4f}")
+
+    def epoch(self, stats: EpochStats) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        print(f"Epoch [{stats.epoch}/{self.epochs}] done in {stats.seconds:.1f}s, "
+              f"Test accuracy: {stats.test_accuracy:.2f} %", flush=True)
+
+
+def environment(device: torch.device) -> dict:
+    import torchvision
+
+    return {
+        "mnist_cnn": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "device": str(device),
+        "platform": platform.platform(),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    device = select_device(args.device)
+    if args.eval_only:
+        model = load_model(args.checkpoint, device)
+    else:
+        ensure_writable_dir(args.checkpoint)
+    data = load_mnist(args.data_dir, download=not args.no_download).to(device)
+    if args.eval_only:
+        evaluation = evaluate(model, data.test)
+        print(f"Test accuracy on the {len(data.test)} test images: {evaluation.accuracy:.2f} %")
+        return 0
+
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         seed=args.seed, log_interval=args.log_interval, augment=args.augment)
+    print(f"Training on {device} with {len(data.train)} images: {config.epochs} epochs, "
+          f"batch {config.batch_size}, peak lr {config.lr}", flush=True)
+    model = ConvNet().to(device)
+    printer = ProgressPrinter(config.epochs, show_bar=sys.stderr.isatty())
+    history = train(model, data, config, on_step=printer.step, on_epoch=printer.epoch)
+    accuracy = history.epochs[-1].test_accuracy
+    print(f"Test accuracy on the {len(data.test)} test images: {accuracy:.2f} %")
+    metadata = {
+        "test_accuracy": accuracy,
+        "train_seconds": sum(stats.seconds for stats in history.epochs),
+        "wall_seconds": time.perf_counter() - started,
+        "config": asdict(config),
+        "epochs": [asdict(stats) for stats in history.epochs],
+        "environment": environment(device),
+    }
+    save_checkpoint(model, args.checkpoint, metadata)
+    print(f"Saved model to {args.checkpoint} (run details in {sidecar_path(args.checkpoint)})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command("mnist-train", lambda: run(args), args.debug)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

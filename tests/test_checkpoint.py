@@ -1,0 +1,154 @@
+import os
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from mnist_cnn import checkpoint as checkpoint_module
+from mnist_cnn.checkpoint import ensure_writable_dir, load_model, save_checkpoint, sidecar_path
+from mnist_cnn.errors import CheckpointError, MissingCheckpointError
+from mnist_cnn.model import ConvNet
+
+
+class ReferenceConvNet(nn.Module):
+    """Written the way the reference blog post spells it, to prove checkpoints cross over."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer1 = nn.Sequential(nn.Conv2d(1, 6, 5, 1, 2), nn.BatchNorm2d(6), nn.ReLU(),
+                                    nn.MaxPool2d(2, 2))
+        self.layer2 = nn.Sequential(nn.Conv2d(6, 16, 5, 1, 2), nn.BatchNorm2d(16), nn.ReLU(),
+                                    nn.MaxPool2d(2, 2))
+        self.fc = nn.Linear(7 * 7 * 16, 10)
+
+
+def test_round_trip_with_sidecar(tmp_path):
+    path = tmp_path / "model.ckpt"
+    model = ConvNet()
+    save_checkpoint(model, path, {"test_accuracy": 99.0})
+    loaded = load_model(path, torch.device("cpu"))
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor)
+    assert '"test_accuracy": 99.0' in sidecar_path(path).read_text()
+    assert not loaded.training
+
+
+def test_reference_checkpoints_load_here_and_ours_load_there(tmp_path):
+    theirs = tmp_path / "theirs.ckpt"
+    torch.save(ReferenceConvNet().state_dict(), theirs)
+    load_model(theirs, torch.device("cpu"))
+    ours = tmp_path / "ours.ckpt"
+    save_checkpoint(ConvNet(), ours, {})
+    ReferenceConvNet().load_state_dict(torch.load(ours, weights_only=True))
+
+
+class RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "payload-ran"
+    path = tmp_path / "evil.ckpt"
+    torch.save({"fc.weight": RunsCode(marker)}, path)
+    with pytest.raises(CheckpointError, match="refused"):
+        load_model(path, torch.device("cpu"))
+    assert not marker.exists()
+
+
+def test_a_raw_pickle_payload_is_refused_too(tmp_path):
+    marker = tmp_path / "payload-ran"
+    path = tmp_path / "evil.ckpt"
+    path.write_bytes(pickle.dumps(RunsCode(marker)))
+    with pytest.raises(CheckpointError):
+        load_model(path, torch.device("cpu"))
+    assert not marker.exists()
+
+
+def _good_bytes(tmp_path):
+    path = tmp_path / "good.ckpt"
+    torch.save(ConvNet().state_dict(), path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("kind, match", [
+    ("empty", "empty file"),
+    ("truncated", "truncated or corrupt"),
+    ("random", "corrupt|refused"),
+    ("extra key", "unexpected extra.weight"),
+    ("missing key", "missing fc.bias"),
+    ("wrong shape", "fc.weight has shape"),
+    ("nan", "NaN or infinite"),
+    ("not a dict", "not a state_dict"),
+])
+def test_broken_checkpoints_get_a_clear_error(tmp_path, kind, match):
+    path = tmp_path / "model.ckpt"
+    state = ConvNet().state_dict()
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        path.write_bytes(_good_bytes(tmp_path)[:500])
+    elif kind == "random":
+        path.write_bytes(os.urandom(4096))
+    else:
+        if kind == "extra key":
+            state["extra.weight"] = torch.zeros(1)
+        elif kind == "missing key":
+            del state["fc.bias"]
+        elif kind == "wrong shape":
+            state["fc.weight"] = torch.zeros(10, 100)
+        elif kind == "nan":
+            state["fc.weight"][0, 0] = float("nan")
+        elif kind == "not a dict":
+            state = [torch.zeros(1)]
+        torch.save(state, path)
+    with pytest.raises(CheckpointError, match=match) as error:
+        load_model(path, torch.device("cpu"))
+    assert str(path) in str(error.value)
+
+
+def test_missing_checkpoint_hints_at_training(tmp_path):
+    with pytest.raises(MissingCheckpointError, match="mnist-train") as error:
+        load_model(tmp_path / "none.ckpt", torch.device("cpu"))
+    assert error.value.exit_code == 2
+
+
+def test_a_failed_save_leaves_the_old_checkpoint_byte_identical(tmp_path, monkeypatch):
+    path = tmp_path / "model.ckpt"
+    save_checkpoint(ConvNet(), path, {})
+    before = path.read_bytes()
+
+    def crash(state, file):
+        file.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", crash)
+    with pytest.raises(OSError):
+        save_checkpoint(ConvNet(), path, {})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt", "model.json"]
+
+
+def test_non_finite_weights_are_never_saved(tmp_path):
+    model = ConvNet()
+    with torch.no_grad():
+        model.fc.weight[0, 0] = float("inf")
+    with pytest.raises(CheckpointError, match="non-finite"):
+        save_checkpoint(model, tmp_path / "model.ckpt", {})
+    assert not (tmp_path / "model.ckpt").exists()
+
+
+def test_missing_folder_is_created_and_unwritable_is_refused(tmp_path, monkeypatch):
+    ensure_writable_dir(tmp_path / "new" / "deeper" / "model.ckpt")
+    assert (tmp_path / "new" / "deeper").is_dir()
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(checkpoint_module.tempfile, "TemporaryFile", denied)
+    with pytest.raises(CheckpointError, match="cannot write the checkpoint there"):
+        ensure_writable_dir(tmp_path / "model.ckpt")

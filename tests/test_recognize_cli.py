@@ -1,0 +1,105 @@
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from mnist_cnn.recognize import main
+
+from test_preprocess import draw_one
+
+
+@pytest.fixture
+def folder(tmp_path):
+    path = tmp_path / "imgs"
+    path.mkdir()
+    draw_one().save(path / "a.png")
+    draw_one(ink=235, paper=20).save(path / "b.jpg")
+    Image.new("L", (50, 50), 255).save(path / "blank.png")
+    return path
+
+
+def test_one_line_per_image(folder, checkpoint, capsys):
+    assert main([str(folder), "--checkpoint", str(checkpoint), "--no-grid"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert re.fullmatch(rf"{re.escape(str(folder / 'a.png'))}: \d \(\d+\.\d%\)( uncertain)?",
+                        lines[0])
+    assert lines[2] == f"{folder / 'blank.png'}: no digit found (blank, or no ink that stands out)"
+
+
+def test_json_is_one_document_with_errors_per_file(folder, checkpoint, capsys):
+    (folder / "bad.png").write_text("text, not a png")
+    code = main([str(folder), "--checkpoint", str(checkpoint), "--json", "--top-k", "3"])
+    assert code == 1
+    records = json.loads(capsys.readouterr().out)
+    assert [r["path"].rsplit("/", 1)[-1] for r in records] == ["a.png", "b.jpg", "bad.png",
+                                                             "blank.png"]
+    bad = records[2]
+    assert bad["digit"] is None and "not an image format" in bad["error"]
+    assert records[0]["digit"] in range(10) and len(records[0]["top_k"]) == 3
+    assert records[3]["blank"] is True
+
+
+def test_bad_file_is_an_error_line_and_exit_1(folder, checkpoint, capsys):
+    (folder / "empty.png").write_bytes(b"")
+    assert main([str(folder), "--checkpoint", str(checkpoint), "--no-grid"]) == 1
+    captured = capsys.readouterr()
+    assert f"mnist-recognize: error: {folder / 'empty.png'}: empty file" in captured.err
+    assert len(captured.out.splitlines()) == 3
+    assert "Traceback" not in captured.err
+
+
+def test_no_checkpoint_is_a_usage_error_with_a_hint(folder, tmp_path, capsys):
+    assert main([str(folder), "--checkpoint", str(tmp_path / "none.ckpt")]) == 2
+    assert "mnist-train" in capsys.readouterr().err
+
+
+def test_no_input_matched_is_a_usage_error(tmp_path, checkpoint, capsys):
+    assert main([str(tmp_path / "*.png"), "--checkpoint", str(checkpoint)]) == 2
+    assert "no image files matched" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_exit_1(folder, tmp_path, capsys):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"garbage" * 100)
+    assert main([str(folder), "--checkpoint", str(bad)]) == 1
+    assert f"{bad}:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["--top-k", "11"], ["--top-k", "0"], ["--threshold", "2"],
+                                  ["--device", "tpu"]])
+def test_bad_flags_exit_2(folder, args):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(folder), *args])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_on_a_cpu_machine_is_a_clear_message(folder, checkpoint, capsys):
+    assert main([str(folder), "--checkpoint", str(checkpoint), "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_grid_is_saved_headless_with_network_inputs(folder, checkpoint, tmp_path):
+    grid = tmp_path / "grid.png"
+    assert main([str(folder), "--checkpoint", str(checkpoint), "--grid", str(grid),
+                 "--show-input"]) == 0
+    with Image.open(grid) as image:
+        assert image.format == "PNG" and image.height > 300
+
+
+def test_without_a_grid_matplotlib_is_never_imported(folder, checkpoint, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    code = ("import sys; from mnist_cnn.recognize import main; "
+            f"rc = main([{str(folder)!r}, '--checkpoint', {str(checkpoint)!r}]); "
+            "assert 'matplotlib' not in sys.modules; assert 'torchvision' not in sys.modules; "
+            "sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 3

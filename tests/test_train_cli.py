@@ -1,0 +1,124 @@
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+import torch
+
+from mnist_cnn.checkpoint import load_model
+from mnist_cnn.train import main
+
+from conftest import cli
+
+
+def _train_args(data_dir, checkpoint, *extra):
+    return ["--data-dir", str(data_dir), "--no-download", "--checkpoint", str(checkpoint),
+            "--epochs", "1", "--batch-size", "64", "--device", "cpu", *extra]
+
+
+def test_trains_and_writes_checkpoint_and_sidecar(tiny_mnist, tmp_path, capsys):
+    checkpoint = tmp_path / "out" / "model.ckpt"
+    assert main(_train_args(tiny_mnist, checkpoint, "--epochs", "2", "--log-interval", "2")) == 0
+    output = capsys.readouterr().out
+    assert "Epoch [1/2], Step [2/5], Loss: " in output
+    assert "Epoch [2/2] done in" in output
+    assert "Test accuracy on the 100 test images: " in output
+    assert f"Saved model to {checkpoint}" in output
+    sidecar = json.loads((tmp_path / "out" / "model.json").read_text())
+    assert sidecar["config"]["epochs"] == 2
+    assert sidecar["environment"]["torch"] == torch.__version__
+    assert len(sidecar["epochs"]) == 2
+    load_model(checkpoint, torch.device("cpu"))
+
+
+def test_eval_only_reports_accuracy_without_writing(tiny_mnist, checkpoint, capsys):
+    before = checkpoint.read_bytes()
+    assert main(["--eval-only", "--checkpoint", str(checkpoint), "--data-dir", str(tiny_mnist),
+                 "--no-download"]) == 0
+    assert "Test accuracy on the 100 test images:" in capsys.readouterr().out
+    assert checkpoint.read_bytes() == before
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--epochs", "0"), ("--batch-size", "-1"), ("--lr", "0"), ("--lr", "nan"),
+    ("--log-interval", "x"), ("--device", "gpu"),
+])
+def test_argparse_rejects_nonsense(flag, value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([flag, value])
+    assert exit_info.value.code == 2
+    assert flag in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_on_a_cpu_machine_is_a_usage_error(tiny_mnist, tmp_path, capsys):
+    code = main(_train_args(tiny_mnist, tmp_path / "m.ckpt", "--device", "cuda"))
+    assert code == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_missing_data_fails_before_training(tmp_path, capsys):
+    code = main(_train_args(tmp_path / "nowhere", tmp_path / "m.ckpt"))
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "MNIST not found" in err and "Traceback" not in err
+    assert not (tmp_path / "m.ckpt").exists()
+
+
+def test_unwritable_checkpoint_folder_fails_before_loading_data(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(_train_args(tmp_path / "nowhere", blocker / "model.ckpt"))
+    assert code == 1
+    assert "cannot write the checkpoint there" in capsys.readouterr().err
+
+
+def test_a_diverging_run_keeps_the_previous_checkpoint(tiny_mnist, checkpoint, capsys):
+    before = checkpoint.read_bytes()
+    code = main(_train_args(tiny_mnist, checkpoint, "--lr", "1e30", "--log-interval", "1"))
+    assert code == 1
+    assert "loss became nan" in capsys.readouterr().err
+    assert checkpoint.read_bytes() == before
+
+
+def _start_long_training(data_dir, checkpoint):
+    command = cli("mnist_cnn.train", *_train_args(data_dir, checkpoint, "--epochs", "100000",
+                                                  "--log-interval", "1"))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        if line.startswith("Epoch [") or time.monotonic() > deadline:
+            break
+    return process
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupting_training_exits_cleanly_and_keeps_the_checkpoint(
+        tiny_mnist, checkpoint, signum):
+    before = checkpoint.read_bytes()
+    process = _start_long_training(tiny_mnist, checkpoint)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert checkpoint.read_bytes() == before
+    assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["data", "model.ckpt"]
+
+
+def test_kill_9_never_leaves_a_partial_checkpoint(tiny_mnist, checkpoint):
+    before = checkpoint.read_bytes()
+    process = _start_long_training(tiny_mnist, checkpoint)
+    process.kill()
+    process.wait(timeout=60)
+    assert checkpoint.read_bytes() == before
+
+    command = cli("mnist_cnn.train", *_train_args(tiny_mnist, checkpoint, "--epochs", "3"))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if line.startswith("Test accuracy on"):
+            break
+    process.kill()
+    process.wait(timeout=60)
+    after = checkpoint.read_bytes()
+    assert after == before or load_model(checkpoint, torch.device("cpu")) is not None
