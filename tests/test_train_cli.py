@@ -32,6 +32,16 @@ def test_trains_and_writes_checkpoint_and_sidecar(tiny_mnist, tmp_path, capsys):
     load_model(checkpoint, torch.device("cpu"))
 
 
+def test_same_seed_gives_the_same_checkpoint(tiny_mnist, tmp_path):
+    states = []
+    for run, seed in enumerate(["3", "3", "4"]):
+        path = tmp_path / f"run{run}.ckpt"
+        assert main(_train_args(tiny_mnist, path, "--seed", seed, "--no-report")) == 0
+        states.append(torch.load(path, weights_only=True))
+    assert all(torch.equal(states[0][name], states[1][name]) for name in states[0])
+    assert not torch.equal(states[0]["fc.weight"], states[2]["fc.weight"])
+
+
 def test_eval_only_reports_accuracy_without_writing(tiny_mnist, checkpoint, capsys):
     before = checkpoint.read_bytes()
     assert main(["--eval-only", "--checkpoint", str(checkpoint), "--data-dir", str(tiny_mnist),

@@ -12,10 +12,19 @@ import torch
 from mnist_cnn import __version__
 from mnist_cnn.checkpoint import ensure_writable_dir, load_model, save_checkpoint, sidecar_path
 from mnist_cnn.cli import add_common_arguments, positive_float, positive_int, run_command
-from mnist_cnn.data import load_mnist
+from mnist_cnn.data import Mnist, load_mnist
 from mnist_cnn.device import select_device
 from mnist_cnn.model import ConvNet
-from mnist_cnn.training import EpochStats, StepEvent, TrainConfig, evaluate, train
+from mnist_cnn.report import report_dir_for, write_report
+from mnist_cnn.training import (
+    EpochStats,
+    Evaluation,
+    History,
+    StepEvent,
+    TrainConfig,
+    evaluate,
+    train,
+)
 
 DEFAULTS = TrainConfig()
 
@@ -47,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where to write the weights (default ./model.ckpt)")
     parser.add_argument("--eval-only", action="store_true",
                         help="evaluate the existing --checkpoint on the test set; train nothing")
+    parser.add_argument("--report-dir", type=Path,
+                        help="where to write curves, confusion matrix, mistakes and metrics "
+                             "(default: next to the checkpoint, e.g. model-report/)")
+    parser.add_argument("--no-report", action="store_true", help="write no report")
     add_common_arguments(parser)
     return parser
 
@@ -98,38 +111,61 @@ def environment(device: torch.device) -> dict:
     }
 
 
+def write_report_for(args: argparse.Namespace, data: Mnist, evaluation: Evaluation,
+                     facts: dict, history: History | None = None) -> None:
+    if args.no_report:
+        return
+    started = time.perf_counter()
+    folder = write_report(args.report_dir or report_dir_for(args.checkpoint), data.test,
+                          evaluation, facts, history)
+    print(f"Report in {folder}/ ({time.perf_counter() - started:.1f}s)")
+
+
+def evaluate_checkpoint(args: argparse.Namespace, device: torch.device) -> int:
+    model = load_model(args.checkpoint, device)
+    data = load_mnist(args.data_dir, download=not args.no_download).to(device)
+    evaluation = evaluate(model, data.test)
+    print(f"Test accuracy on the {len(data.test)} test images: {evaluation.accuracy:.2f} %")
+    facts = {"checkpoint": str(args.checkpoint), "arguments": arguments(args),
+             "environment": environment(device)}
+    write_report_for(args, data, evaluation, facts)
+    return 0
+
+
+def arguments(args: argparse.Namespace) -> dict:
+    return {name: str(value) if isinstance(value, Path) else value
+            for name, value in vars(args).items()}
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     device = select_device(args.device)
     if args.eval_only:
-        model = load_model(args.checkpoint, device)
-    else:
-        ensure_writable_dir(args.checkpoint)
+        return evaluate_checkpoint(args, device)
+    ensure_writable_dir(args.checkpoint)
     data = load_mnist(args.data_dir, download=not args.no_download).to(device)
-    if args.eval_only:
-        evaluation = evaluate(model, data.test)
-        print(f"Test accuracy on the {len(data.test)} test images: {evaluation.accuracy:.2f} %")
-        return 0
-
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          seed=args.seed, log_interval=args.log_interval, augment=args.augment)
     print(f"Training on {device} with {len(data.train)} images: {config.epochs} epochs, "
           f"batch {config.batch_size}, peak lr {config.lr}", flush=True)
+    torch.manual_seed(config.seed)
     model = ConvNet().to(device)
     printer = ProgressPrinter(config.epochs, show_bar=sys.stderr.isatty())
     history = train(model, data, config, on_step=printer.step, on_epoch=printer.epoch)
     accuracy = history.epochs[-1].test_accuracy
     print(f"Test accuracy on the {len(data.test)} test images: {accuracy:.2f} %")
-    metadata = {
+    facts = {
         "test_accuracy": accuracy,
         "train_seconds": sum(stats.seconds for stats in history.epochs),
         "wall_seconds": time.perf_counter() - started,
         "config": asdict(config),
+        "arguments": arguments(args),
         "epochs": [asdict(stats) for stats in history.epochs],
         "environment": environment(device),
     }
-    save_checkpoint(model, args.checkpoint, metadata)
+    save_checkpoint(model, args.checkpoint, facts)
     print(f"Saved model to {args.checkpoint} (run details in {sidecar_path(args.checkpoint)})")
+    write_report_for(args, data, history.final_evaluation, facts, history)
     return 0
 
 
