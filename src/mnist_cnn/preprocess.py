@@ -148,15 +148,16 @@ def _background_surface(array: np.ndarray, border: np.ndarray) -> tuple[np.ndarr
     y = ys / max(height - 1, 1) - 0.5
     terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
     values = array[ys, xs]
-    keep = np.ones(len(values), dtype=bool)
-    for _ in range(2):
-        kept = terms[keep]
-        coefficients = np.linalg.solve(kept.T @ kept + 1e-6 * np.eye(6), kept.T @ values[keep])
-        residual = values - terms @ coefficients
+    residual = values - np.median(values)
+    for _ in range(3):
         spread = 1.4826 * float(np.median(np.abs(residual))) + 1e-3
         keep = residual < 3 * spread
         if keep.sum() < 6:
-            break
+            keep[:] = True
+        kept = terms[keep]
+        coefficients = np.linalg.solve(kept.T @ kept + 1e-6 * np.eye(6), kept.T @ values[keep])
+        residual = values - terms @ coefficients
+    spread = 1.4826 * float(np.median(np.abs(residual[keep]))) + 1e-3
     c0, cx, cy, cxx, cxy, cyy = coefficients
     col = (np.arange(width) / max(width - 1, 1) - 0.5)[None, :]
     row = (np.arange(height) / max(height - 1, 1) - 0.5)[:, None]
@@ -236,7 +237,7 @@ def normalize_digit(gray: np.ndarray) -> np.ndarray | None:
     peak = float(ink_smooth.max())
     if peak < max(MIN_CONTRAST, 8 * noise):
         return None
-    low, high = max(0.25 * peak, 3 * noise), 0.7 * peak
+    low, high = max(0.15 * peak, 3 * noise), 0.6 * peak
     ink = np.clip((gray - surface - low) / (high - low), 0.0, 1.0)
     ink[ink_smooth < low] = 0.0
     if not ink.any():
@@ -247,7 +248,7 @@ def normalize_digit(gray: np.ndarray) -> np.ndarray | None:
     crop = ink[top:bottom, left:right]
     width = stroke_width(crop > 0.5) * DIGIT_BOX / max(crop.shape)
     digit = _resize_long_side(Image.fromarray(crop, mode="F"), 2 * DIGIT_BOX)
-    if width and (width < 0.8 * MNIST_STROKE or width > 2.0 * MNIST_STROKE):
+    if width and (width < 0.6 * MNIST_STROKE or width > 2.0 * MNIST_STROKE):
         steps = min(round(abs(MNIST_STROKE - width)), 3)
         padded = Image.fromarray(np.pad(np.asarray(digit), steps + 1), mode="F")
         digit = _trim(_morph(padded, 2 * steps + 1, thicker=width < MNIST_STROKE))
