@@ -1,4 +1,5 @@
 import json
+import os
 import re
 import subprocess
 import sys
@@ -103,3 +104,27 @@ def test_without_a_grid_matplotlib_is_never_imported(folder, checkpoint, monkeyp
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 3
+
+
+def test_debug_shows_the_traceback(folder, tmp_path, capsys):
+    assert main([str(folder), "--checkpoint", str(tmp_path / "none.ckpt"), "--debug"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ten_thousand_files_in_bounded_memory_and_one_json_document(tmp_path, checkpoint):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(10_000):
+        draw_one(size=(28, 28), box=(10 + index % 5, 4, 16, 24), width=3).save(
+            folder / f"{index:05d}.png")
+    command = [sys.executable, "-m", "mnist_cnn.recognize", str(folder), "--checkpoint",
+               str(checkpoint), "--json"]
+    with open(tmp_path / "stderr.txt", "wb") as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+        output = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, (tmp_path / "stderr.txt").read_text()
+    assert usage.ru_maxrss * 1024 < 1.5e9
+    records = json.loads(output)
+    assert len(records) == 10_000 and all(r["digit"] in range(10) for r in records)

@@ -78,3 +78,14 @@ def test_no_report_writes_none(tiny_mnist, tmp_path):
     assert main(["--data-dir", str(tiny_mnist), "--no-download", "--checkpoint", str(checkpoint),
                  "--epochs", "1", "--no-report"]) == 0
     assert not (tmp_path / "model-report").exists()
+
+
+def test_unwritable_report_folder_is_a_clear_error_after_saving(tiny_mnist, tmp_path, capsys):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the report folder should go")
+    checkpoint = tmp_path / "model.ckpt"
+    code = main(["--data-dir", str(tiny_mnist), "--no-download", "--checkpoint", str(checkpoint),
+                 "--epochs", "1", "--report-dir", str(blocker / "report")])
+    assert code == 1
+    assert "cannot write the report" in capsys.readouterr().err
+    assert checkpoint.exists()

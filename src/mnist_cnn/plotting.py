@@ -140,8 +140,9 @@ def curves_figure(history: History, path: Path) -> None:
         accuracy_axis.annotate(f"{stats.test_accuracy:.2f}", (stats.epoch, stats.test_accuracy),
                                textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
     accuracy_axis.set(xlabel="epoch", ylabel="test accuracy (%)", xticks=epochs,
-                      title="Test accuracy after each epoch")
-    figure.subplots_adjust(left=0.07, right=0.92, bottom=0.13, top=0.92, wspace=0.35)
+                      xlim=(0.6, len(epochs) + 0.4), title="Test accuracy after each epoch")
+    accuracy_axis.margins(y=0.15)
+    figure.subplots_adjust(left=0.07, right=0.97, bottom=0.13, top=0.92, wspace=0.45)
     figure.savefig(path, dpi=80)
 
 

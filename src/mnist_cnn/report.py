@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from mnist_cnn.data import Split
+from mnist_cnn.errors import MnistCnnError
 from mnist_cnn.training import Evaluation, History
 
 MAX_MISTAKES = 64
@@ -50,11 +51,13 @@ def worst_mistakes(evaluation: Evaluation, limit: int = MAX_MISTAKES) -> np.ndar
 
 def write_report(folder: Path, test: Split, evaluation: Evaluation, facts: Mapping[str, Any],
                  history: History | None = None) -> Path:
-    """Write the pictures and ``metrics.json``; ``history`` adds the training curves."""
+    """Write the pictures and ``metrics.json`` (``facts`` plus test metrics).
+
+    ``history`` adds the training curves. Raises ``MnistCnnError`` if the folder is unwritable.
+    """
     from mnist_cnn.plotting import confusion_figure, curves_figure, image_grid
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     confusion = confusion_matrix(evaluation)
     metrics = {
         **facts,
@@ -63,16 +66,20 @@ def write_report(folder: Path, test: Split, evaluation: Evaluation, facts: Mappi
         "confusion_matrix": confusion.tolist(),
         "per_class": per_class(confusion),
     }
-    if history is not None:
-        metrics["epochs"] = [vars(stats) for stats in history.epochs]
-        curves_figure(history, folder / "curves.png")
-    confusion_figure(confusion, folder / "confusion.png")
     mistakes = worst_mistakes(evaluation)
     titles = [
         f"{int(evaluation.labels[i])}→{int(evaluation.predictions[i])} "
         f"({100 * float(evaluation.probabilities[i, evaluation.predictions[i]]):.0f}%)"
         for i in mistakes
     ]
-    image_grid(test.images.cpu()[mistakes].numpy(), titles, folder / "mistakes.png")
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if history is not None:
+            curves_figure(history, folder / "curves.png")
+        confusion_figure(confusion, folder / "confusion.png")
+        image_grid(test.images.cpu()[mistakes].numpy(), titles, folder / "mistakes.png")
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    except OSError as error:
+        raise MnistCnnError(f"{folder}: cannot write the report ({error.strerror or error})"
+                            ) from error
     return folder
