@@ -100,6 +100,12 @@ def test_reading_alpha_composites_onto_white(tmp_path):
     assert_mnist_like(normalize_digit(gray))
 
 
+def test_white_ink_on_a_transparent_background_is_read_from_its_opacity(tmp_path):
+    rgba = Image.new("RGBA", (64, 64), (255, 255, 255, 0))
+    ImageDraw.Draw(rgba).line([(32, 8), (32, 56)], fill=(255, 255, 255, 255), width=5)
+    assert_mnist_like(normalize_digit(read_grayscale(save(rgba, tmp_path, "white.png"))))
+
+
 def test_reading_16_bit_palette_and_bilevel(tmp_path):
     base = np.asarray(draw_one(size=(64, 64), box=(24, 8, 40, 56), width=5), dtype=np.uint16)
     sixteen = Image.fromarray(base * 257)
@@ -252,3 +258,11 @@ def test_normalize_any_array_is_clean(height, width, seed, low, high):
     pixels = normalize_digit(gray)
     assert pixels is None or (pixels.shape == (28, 28) and pixels.min() >= 0
                               and pixels.max() <= 1 and np.isfinite(pixels).all())
+
+
+def test_a_one_pixel_pen_on_a_big_canvas_survives_reduction(tmp_path):
+    image = draw_one(size=(1200, 1200), box=(500, 200, 700, 1000), width=1)
+    gray = read_grayscale(save(image, tmp_path, "thin.png"))
+    pixels = normalize_digit(gray)
+    assert pixels is not None
+    assert_mnist_like(pixels)
