@@ -266,3 +266,15 @@ def test_a_one_pixel_pen_on_a_big_canvas_survives_reduction(tmp_path):
     pixels = normalize_digit(gray)
     assert pixels is not None
     assert_mnist_like(pixels)
+
+
+@pytest.mark.parametrize("side", [16, 20, 28])
+def test_a_tightly_cropped_small_digit_touching_every_edge_is_still_found(side):
+    """Like USPS-style scans: a fat "8" whose ink covers much of the border."""
+    image = Image.new("L", (120, 160), 255)
+    pen = ImageDraw.Draw(image)
+    pen.ellipse((0, 0, 119, 85), outline=0, width=26)
+    pen.ellipse((0, 70, 119, 159), outline=0, width=26)
+    small = image.resize((side, side), Image.Resampling.BOX)
+    pixels = normalize_digit(np.asarray(small, dtype=np.float32) / 255)
+    assert_mnist_like(pixels)

@@ -23,13 +23,15 @@ MAX_PIXELS = 64_000_000
 WORK_SIDE = 160
 """Images are box-reduced to about this long side first: enough detail for a 20 px digit, fast."""
 MIN_CONTRAST = 0.08
-"""Ink must differ from the background by this much (of full scale) to count as a digit."""
+"""Ink must differ from the background by this much (of full scale) to count as a digit..."""
+BLANK_NOISE_RATIO = 6
+"""... and by this many times the paper's noise level (pure noise rarely reaches 4)."""
 MNIST_STROKE = 1.9
 """Typical stroke width of an MNIST digit in the 28x28 field, by ``stroke_width``."""
 MNIST_CENTRE = np.array([14.0, 14.0])
 """Mean centre of mass of the MNIST test digits, in (row, column) pixel indices."""
-FIT_SAMPLES = 800
-"""Border pixels used to fit the background: plenty for six coefficients, and fast."""
+FIT_SAMPLES = 1200
+"""Paper pixels sampled to fit the background: plenty for six coefficients, and fast."""
 SMOOTH_FROM = 48
 """Images at least this large are blurred a little before finding ink, against noise and grain;
 smaller ones are usually clean drawings whose thin strokes blurring would fade."""
@@ -154,6 +156,12 @@ def _box_blur3(array: np.ndarray) -> np.ndarray:
     return (rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) / 9.0
 
 
+def _far_from(mask: np.ndarray) -> np.ndarray:
+    """Pixels with no ``mask`` pixel in their 3x3 neighbourhood."""
+    near = Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(3))
+    return np.asarray(near) == 0
+
+
 def _border(array: np.ndarray) -> np.ndarray:
     width = max(1, round(0.04 * min(array.shape)))
     mask = np.ones(array.shape, dtype=bool)
@@ -161,36 +169,75 @@ def _border(array: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _background_surface(array: np.ndarray, border: np.ndarray) -> tuple[np.ndarray, float]:
-    """A quadratic surface fitted to the border (ink excluded), and the border's noise level.
+def _otsu_threshold(values: np.ndarray) -> float:
+    """The level that best splits ``values`` into two classes (Otsu's method)."""
+    values = values[::2, ::2] if values.size > 4 * FIT_SAMPLES else values
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-6:
+        return high
+    bins = 64
+    index = np.minimum(((values - low) * (bins / (high - low))).astype(np.intp), bins - 1)
+    counts = np.bincount(index.ravel(), minlength=bins)
+    centres = low + (np.arange(bins) + 0.5) * (high - low) / bins
+    below = np.cumsum(counts)
+    above = below[-1] - below
+    mass_below = np.cumsum(counts * centres)
+    mean_below = mass_below / np.maximum(below, 1)
+    mean_above = (mass_below[-1] - mass_below) / np.maximum(above, 1)
+    between = below * above * (mean_below - mean_above) ** 2
+    return low + (int(np.argmax(between[:-1])) + 1) * (high - low) / bins
+
+
+def _ink_is_dark(smooth: np.ndarray, bright: np.ndarray) -> bool:
+    """Polarity: the paper is the class of pixels that covers most of the border.
+
+    A tightly cropped digit can touch the border, so an undecided border defers to whichever
+    class covers most of the image.
+    """
+    border_share = float(bright[_border(smooth)].mean())
+    if abs(border_share - 0.5) > 0.15:
+        return border_share > 0.5
+    return float(bright.mean()) > 0.5
+
+
+def _background_surface(array: np.ndarray, paper: np.ndarray,
+                        lag: int = 1) -> tuple[np.ndarray, float]:
+    """A quadratic surface fitted to the paper of ``array`` (bright ink on darker paper), and the
+    paper's noise level.
 
     Photos are lit unevenly; subtracting a smooth surface removes gradients and vignetting.
-    The fit starts from the border's median and drops bright outliers (ink touching the edge).
+    ``paper`` marks pixels of the darker class with no ink next to them, so the soft edges of
+    strokes do not bend the surface. Noise is measured between paper pixels ``lag`` apart (far
+    enough to be independent after smoothing), so a gradient does not count as noise.
     """
     height, width = array.shape
-    ys, xs = np.nonzero(border)
-    step = max(1, len(ys) // FIT_SAMPLES)
-    ys, xs = ys[::step], xs[::step]
+    rows = max(1, height * width // (4 * FIT_SAMPLES))
+    neighbours = paper[::rows, lag:] & paper[::rows, :-lag]
+    differences = np.abs(array[::rows, lag:] - array[::rows, :-lag])[neighbours]
+    noise = 1.4826 / 2**0.5 * float(np.median(differences)) if differences.size else 0.0
+    noise += 1e-3
+    step = max(1, round((height * width / FIT_SAMPLES) ** 0.5))
+    ys, xs = np.nonzero(paper[::step, ::step])
+    ys, xs = ys * step, xs * step
+    if len(ys) < 12:
+        return np.full(array.shape, float(np.median(array)), dtype=np.float32), noise
     row = np.linspace(-0.5, 0.5, height, dtype=np.float32)
     col = np.linspace(-0.5, 0.5, width, dtype=np.float32)
-    x, y = col[xs], row[ys]
+    x, y, values = col[xs], row[ys], array[ys, xs]
     terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
-    values = array[ys, xs]
-    residual = values - np.median(values)
+    keep = np.ones(len(values), dtype=bool)
     for _ in range(2):
-        spread = 1.4826 * float(np.median(np.abs(residual))) + 1e-3
-        keep = residual < 3 * spread
-        if keep.sum() < 6:
-            keep[:] = True
         kept = terms[keep]
-        coefficients = np.linalg.solve(kept.T @ kept + 1e-6 * np.eye(6), kept.T @ values[keep])
-        residual = values - terms @ coefficients
-    spread = 1.4826 * float(np.median(np.abs(residual[keep]))) + 1e-3
+        ridge = 1e-3 * len(kept) * np.eye(6)  # keeps the fit tame when paper is one strip
+        coefficients = np.linalg.solve(kept.T @ kept + ridge, kept.T @ values[keep])
+        keep = values - terms @ coefficients < 3 * noise
+        if keep.sum() < 12:
+            break
     c0, cx, cy, cxx, cxy, cyy = coefficients.astype(np.float32)
     surface = np.outer(cy * row + cyy * row * row, np.ones_like(col))
     surface += c0 + cx * col + cxx * col * col
     surface += cxy * np.outer(row, col)
-    return surface, spread
+    return surface, noise
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -255,15 +302,16 @@ def normalize_digit(gray: np.ndarray) -> np.ndarray | None:
         return None
     if min(gray.shape) < 3:
         gray = np.pad(gray, 2, mode="edge")
-    smooth = _box_blur3(gray) if min(gray.shape) >= SMOOTH_FROM else gray
-    border = _border(gray)
-    background = float(np.median(smooth[border]))
-    if background - smooth.min() > smooth.max() - background:
-        gray, smooth = 1.0 - gray, 1.0 - smooth
-    surface, noise = _background_surface(smooth, border)
+    lag = 3 if min(gray.shape) >= SMOOTH_FROM else 1
+    smooth = _box_blur3(gray) if lag == 3 else gray
+    bright = smooth > _otsu_threshold(smooth)
+    if _ink_is_dark(smooth, bright):
+        gray, smooth, bright = 1.0 - gray, 1.0 - smooth, ~bright
+    paper = _far_from(bright)
+    surface, noise = _background_surface(smooth, paper, lag)
     ink_smooth = smooth - surface
     peak = float(ink_smooth.max())
-    if peak < max(MIN_CONTRAST, 8 * noise):
+    if peak < max(MIN_CONTRAST, BLANK_NOISE_RATIO * noise):
         return None
     low, high = max(0.15 * peak, 3 * noise), 0.6 * peak
     ink = np.clip((gray - surface - low) / (high - low), 0.0, 1.0)
@@ -273,7 +321,7 @@ def normalize_digit(gray: np.ndarray) -> np.ndarray | None:
 
     top, bottom = _ink_bounds(ink.sum(1))
     left, right = _ink_bounds(ink.sum(0))
-    crop = ink[top:bottom, left:right]
+    crop = np.ascontiguousarray(ink[top:bottom, left:right], dtype=np.float32)
     width = stroke_width(crop > 0.5) * DIGIT_BOX / max(crop.shape)
     digit = _resize_long_side(Image.fromarray(crop, mode="F"), 2 * DIGIT_BOX)
     if width and (width < 0.6 * MNIST_STROKE or width > 2.0 * MNIST_STROKE):
