@@ -128,3 +128,20 @@ def test_ten_thousand_files_in_bounded_memory_and_one_json_document(tmp_path, ch
     assert usage.ru_maxrss * 1024 < 1.5e9
     records = json.loads(output)
     assert len(records) == 10_000 and all(r["digit"] in range(10) for r in records)
+
+
+def test_show_without_a_display_says_so_and_does_not_hang(folder, checkpoint, monkeypatch,
+                                                          capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main([str(folder), "--checkpoint", str(checkpoint), "--show"]) == 0
+    assert "no display here" in capsys.readouterr().err
+
+
+def test_grid_is_capped(folder, checkpoint, tmp_path, capsys):
+    grid = tmp_path / "grid.png"
+    assert main([str(folder), "--checkpoint", str(checkpoint), "--grid", str(grid),
+                 "--grid-max", "2"]) == 0
+    assert "the grid shows the first 2 of 3 images" in capsys.readouterr().err
+    assert grid.exists()

@@ -75,23 +75,28 @@ def describe(result: Recognition) -> str:
     return line
 
 
-def wants_grid(args: argparse.Namespace) -> bool:
+def grid_plan(args: argparse.Namespace) -> tuple[bool, bool]:
+    """Whether to draw the grid, and whether to open a window with it.
+
+    By default a window opens only where there is a display, so a headless run never hangs.
+    """
     if args.no_grid:
-        return False
-    if args.show or args.grid:
-        return True
-    if args.json:
-        return False
+        return False, False
     from mnist_cnn.plotting import display_available
 
-    return display_available()
+    can_show = display_available()
+    if args.show and not can_show:
+        print(f"{PROGRAM}: no display here, so no window; --grid FILE.png saves the grid",
+              file=sys.stderr)
+    show = can_show and (args.show or not (args.grid or args.json))
+    return show or args.grid is not None, show
 
 
 def run(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.paths)
     device = select_device(args.device)
     model = load_model(args.checkpoint, device)
-    draw = wants_grid(args)
+    draw, show = grid_plan(args)
     results = recognize(paths, model, device, mode=args.preprocess, top_k=args.top_k,
                         threshold=args.threshold, keep_images=args.grid_max if draw else 0,
                         workers=args.workers)
@@ -114,8 +119,10 @@ def run(args: argparse.Namespace) -> int:
     if drawn:
         from mnist_cnn.plotting import prediction_grid
 
-        prediction_grid(drawn, path=args.grid, show=args.show or not args.grid,
-                        with_inputs=args.show_input)
+        if len(paths) > len(drawn):
+            print(f"{PROGRAM}: the grid shows the first {len(drawn)} of {len(paths)} images "
+                  "(--grid-max)", file=sys.stderr)
+        prediction_grid(drawn, path=args.grid, show=show, with_inputs=args.show_input)
     return EXIT_FILE_FAILED if failed else 0
 
 
