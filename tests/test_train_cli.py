@@ -132,3 +132,18 @@ def test_kill_9_never_leaves_a_partial_checkpoint(tiny_mnist, checkpoint):
     process.wait(timeout=60)
     after = checkpoint.read_bytes()
     assert after == before or load_model(checkpoint, torch.device("cpu")) is not None
+
+
+def test_progress_bar_on_a_terminal_and_plain_lines_otherwise(capsys):
+    from mnist_cnn.train import ProgressPrinter
+    from mnist_cnn.training import EpochStats, StepEvent
+
+    for show_bar in (True, False):
+        printer = ProgressPrinter(epochs=1, show_bar=show_bar)
+        for step in (1, 2):
+            printer.step(StepEvent(1, step, 2, 0.5 if step == 2 else None))
+        printer.epoch(EpochStats(1, 0.5, 97.0, 0.001, 1.0))
+        captured = capsys.readouterr()
+        assert "Epoch [1/1], Step [2/2], Loss: 0.5000" in captured.out
+        assert "Epoch [1/1] done in 1.0s, Test accuracy: 97.00 %" in captured.out
+        assert ("Epoch 1/1" in captured.err) == show_bar

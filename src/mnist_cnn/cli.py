@@ -1,35 +1,49 @@
 """What both commands share: argparse types, and errors turned into one line and an exit code."""
 
 import argparse
+import math
 import signal
 import sys
 import traceback
 from collections.abc import Callable
+from typing import TypeVar
 
 from mnist_cnn.device import parse_device_name
 from mnist_cnn.errors import MnistCnnError
 
 EXIT_INTERRUPTED = 130
+Number = TypeVar("Number", int, float)
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def number_type(convert: Callable[[str], Number], low: Number | None = None,
+                high: Number | None = None, above: Number | None = None
+                ) -> Callable[[str], Number]:
+    """An argparse ``type=``: ``convert`` the text, then require a finite value in range."""
+    if above is not None:
+        requirement = f"greater than {above}"
+    elif high is None:
+        requirement = f"at least {low}"
+    else:
+        requirement = f"between {low} and {high}"
+
+    def parse(text: str) -> Number:
+        try:
+            value = convert(text)
+        except ValueError:
+            kind = "whole number" if convert is int else "number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind}") from None
+        if not (math.isfinite(value)
+                and (above is None or value > above)
+                and (low is None or value >= low)
+                and (high is None or value <= high)):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+
+    return parse
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
-    return value
+positive_int = number_type(int, low=1)
+positive_float = number_type(float, above=0)
 
 
 def device_name(text: str) -> str:

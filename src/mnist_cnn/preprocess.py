@@ -188,13 +188,13 @@ def _otsu_threshold(values: np.ndarray) -> float:
     return low + (int(np.argmax(between[:-1])) + 1) * (high - low) / bins
 
 
-def _ink_is_dark(smooth: np.ndarray, bright: np.ndarray) -> bool:
-    """Polarity: the paper is the class of pixels that covers most of the border.
+def _ink_is_dark(bright: np.ndarray) -> bool:
+    """Polarity from the brighter Otsu class: the paper covers most of the border.
 
     A tightly cropped digit can touch the border, so an undecided border defers to whichever
     class covers most of the image.
     """
-    border_share = float(bright[_border(smooth)].mean())
+    border_share = float(bright[_border(bright)].mean())
     if abs(border_share - 0.5) > 0.15:
         return border_share > 0.5
     return float(bright.mean()) > 0.5
@@ -211,9 +211,9 @@ def _background_surface(array: np.ndarray, paper: np.ndarray,
     enough to be independent after smoothing), so a gradient does not count as noise.
     """
     height, width = array.shape
-    rows = max(1, height * width // (4 * FIT_SAMPLES))
-    neighbours = paper[::rows, lag:] & paper[::rows, :-lag]
-    differences = np.abs(array[::rows, lag:] - array[::rows, :-lag])[neighbours]
+    every = max(1, height * width // (4 * FIT_SAMPLES))
+    neighbours = paper[::every, lag:] & paper[::every, :-lag]
+    differences = np.abs(array[::every, lag:] - array[::every, :-lag])[neighbours]
     noise = 1.4826 / 2**0.5 * float(np.median(differences)) if differences.size else 0.0
     noise += 1e-3
     step = max(1, round((height * width / FIT_SAMPLES) ** 0.5))
@@ -305,7 +305,7 @@ def normalize_digit(gray: np.ndarray) -> np.ndarray | None:
     lag = 3 if min(gray.shape) >= SMOOTH_FROM else 1
     smooth = _box_blur3(gray) if lag == 3 else gray
     bright = smooth > _otsu_threshold(smooth)
-    if _ink_is_dark(smooth, bright):
+    if _ink_is_dark(bright):
         gray, smooth, bright = 1.0 - gray, 1.0 - smooth, ~bright
     paper = _far_from(bright)
     surface, noise = _background_surface(smooth, paper, lag)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from mnist_cnn.checkpoint import load_model
-from mnist_cnn.cli import add_common_arguments, positive_int, run_command
+from mnist_cnn.cli import add_common_arguments, number_type, positive_int, run_command
 from mnist_cnn.device import select_device
 from mnist_cnn.preprocess import PREPROCESS_MODES
 from mnist_cnn.recognition import Recognition, expand_inputs, recognize
@@ -15,21 +15,8 @@ PROGRAM = "mnist-recognize"
 EXIT_FILE_FAILED = 1
 
 
-def top_k(text: str) -> int:
-    value = positive_int(text)
-    if value > 10:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 10, got {value}")
-    return value
-
-
-def probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
+top_k = number_type(int, 1, 10)
+probability = number_type(float, 0, 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
