@@ -101,7 +101,9 @@ def _download(data_dir: Path) -> None:
     try:
         MNIST(str(data_dir), train=True, download=True)
     except Exception as error:  # torchvision raises RuntimeError, URLError or OSError offline
-        raise DataError(_missing_message(data_dir, f"download failed ({error})")) from error
+        lines = [line.strip() for line in str(error).splitlines() if line.strip(" ()")]
+        reason = f"download failed ({lines[-1] if lines else type(error).__name__})"
+        raise DataError(_missing_message(data_dir, reason)) from error
 
 
 def _missing_message(data_dir: Path, reason: str) -> str:

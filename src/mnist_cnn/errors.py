@@ -6,9 +6,15 @@ layer can print ``str(error)`` as one line and pick the exit code from the class
 
 
 class MnistCnnError(Exception):
-    """Base class: a failure the user can understand and act on (exit code 1)."""
+    """Base class: a failure the user can understand and act on (exit code 1).
+
+    The message is folded onto one line, whatever the library underneath said.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
 
 
 class UsageError(MnistCnnError):
