@@ -118,6 +118,15 @@ def test_reading_16_bit_palette_and_bilevel(tmp_path):
         assert_mnist_like(normalize_digit(gray))
 
 
+def test_webp_and_the_first_frame_of_an_animated_gif(tmp_path):
+    digit = draw_one(size=(64, 64), box=(24, 8, 40, 56), width=5)
+    assert_mnist_like(normalize_digit(read_grayscale(save(digit, tmp_path, "d.webp"))))
+    blank = Image.new("L", (64, 64), 235)
+    path = tmp_path / "anim.gif"
+    digit.save(path, save_all=True, append_images=[blank, blank], duration=100, loop=0)
+    assert_mnist_like(normalize_digit(read_grayscale(path)))
+
+
 def test_exif_orientation_is_applied(tmp_path):
     image = draw_one(size=(120, 60), box=(20, 30, 100, 30), width=6).convert("RGB")
     exif = Image.Exif()
