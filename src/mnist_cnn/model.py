@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 NUM_CLASSES = 10
-IMAGE_SIZE = 28
 
 
 def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
