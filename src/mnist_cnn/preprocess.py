@@ -157,9 +157,14 @@ def _box_blur3(array: np.ndarray) -> np.ndarray:
 
 
 def _far_from(mask: np.ndarray) -> np.ndarray:
-    """Pixels with no ``mask`` pixel in their 3x3 neighbourhood."""
-    near = Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(3))
-    return np.asarray(near) == 0
+    """Pixels with no ``mask`` pixel in their 3x3 neighbourhood (a separable dilation)."""
+    near = mask.copy()
+    near[1:] |= mask[:-1]
+    near[:-1] |= mask[1:]
+    columns = near.copy()
+    near[:, 1:] |= columns[:, :-1]
+    near[:, :-1] |= columns[:, 1:]
+    return ~near
 
 
 def _border(array: np.ndarray) -> np.ndarray:
