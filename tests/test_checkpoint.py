@@ -127,7 +127,7 @@ def test_a_failed_save_leaves_the_old_checkpoint_byte_identical(tmp_path, monkey
         raise OSError("disk full")
 
     monkeypatch.setattr(checkpoint_module.torch, "save", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(CheckpointError, match=r"could not save.*disk full.*unchanged"):
         save_checkpoint(ConvNet(), path, {})
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt", "model.json"]

@@ -10,9 +10,9 @@ import pickle
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -40,7 +40,7 @@ def ensure_writable_dir(path: Path) -> None:
         ) from error
 
 
-def _atomic_write(path: Path, write: Any) -> None:
+def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write through a temporary file in the same folder, fsync it, then rename over ``path``."""
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.absolute().parent, prefix=f".{path.name}.")
@@ -62,9 +62,14 @@ def save_checkpoint(model: torch.nn.Module, path: Path, metadata: Mapping[str, A
            and not torch.isfinite(tensor).all()]
     if bad:
         raise CheckpointError(f"{path}: not saved, non-finite weights in {', '.join(bad)}")
-    _atomic_write(path, lambda file: torch.save(state, file))
     text = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
-    _atomic_write(sidecar_path(path), lambda file: file.write(text.encode()))
+    try:
+        _atomic_write(path, lambda file: torch.save(state, file))
+        _atomic_write(sidecar_path(path), lambda file: file.write(text.encode()))
+    except OSError as error:
+        raise CheckpointError(
+            f"{path}: could not save ({error.strerror or error}); the previous file is unchanged"
+        ) from error
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
