@@ -145,3 +145,12 @@ def test_grid_is_capped(folder, checkpoint, tmp_path, capsys):
                  "--grid-max", "2"]) == 0
     assert "the grid shows the first 2 of 3 images" in capsys.readouterr().err
     assert grid.exists()
+
+
+@pytest.mark.parametrize("name", ["missing-folder/grid.png", "grid.unknownformat"])
+def test_a_grid_that_cannot_be_saved_is_a_one_line_error(folder, checkpoint, tmp_path, name,
+                                                        capsys):
+    assert main([str(folder), "--checkpoint", str(checkpoint), "--grid",
+                 str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot save the grid" in err and "Traceback" not in err

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_cnn.errors import MnistCnnError
 from mnist_cnn.recognition import Recognition
 from mnist_cnn.training import History
 
@@ -68,11 +69,20 @@ def prediction_grid(results: Sequence[Recognition], path: Path | None = None, sh
             below.imshow(result.network_input, cmap="gray", vmin=0, vmax=1)
             below.set_title("network input", fontsize=7)
     figure.tight_layout()
-    if path is not None:
+    try:
+        if path is not None:
+            _save_grid(figure, path)
+        if show:
+            plt.show()
+    finally:
+        plt.close(figure)
+
+
+def _save_grid(figure, path: Path) -> None:
+    try:
         figure.savefig(path, dpi=100)
-    if show:
-        plt.show()
-    plt.close(figure)
+    except (OSError, ValueError) as error:  # an unwritable folder, or an unknown image format
+        raise MnistCnnError(f"{path}: cannot save the grid ({error})") from error
 
 
 def _figure(width: float, height: float):

@@ -64,8 +64,11 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir() and path.suffix.lower() not in IMAGE_SUFFIXES:
-            paths.extend(sorted(child for child in path.iterdir()
-                                if child.suffix.lower() in IMAGE_SUFFIXES))
+            try:
+                children = sorted(path.iterdir())
+            except OSError as error:
+                raise UsageError(f"{path}: cannot list the folder ({error.strerror})") from error
+            paths.extend(child for child in children if child.suffix.lower() in IMAGE_SUFFIXES)
         elif os.path.lexists(pattern) or not glob.has_magic(pattern):
             paths.append(path)
         else:
