@@ -61,3 +61,12 @@ def test_images_are_kept_only_for_the_first_ones(images, checkpoint):
     assert [r.preview is not None for r in results] == [True, True, False]
     assert results[0].network_input.shape == (28, 28)
     assert isinstance(results[0].preview, np.ndarray)
+
+
+def test_a_folder_that_cannot_be_listed_is_a_usage_error(images, monkeypatch):
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(images), "iterdir", denied)
+    with pytest.raises(UsageError, match="cannot list the folder"):
+        expand_inputs([str(images)])
