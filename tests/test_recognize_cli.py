@@ -1,6 +1,7 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -154,3 +155,18 @@ def test_a_grid_that_cannot_be_saved_is_a_one_line_error(folder, checkpoint, tmp
                  str(tmp_path / name)]) == 1
     err = capsys.readouterr().err
     assert "cannot save the grid" in err and "Traceback" not in err
+
+
+def test_ctrl_c_while_recognizing_many_files_is_one_line(tmp_path, checkpoint):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(3000):
+        draw_one(size=(300, 300), box=(120, 40, 180, 260), width=9).save(folder / f"{index}.png")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnist_cnn.recognize", str(folder), "--checkpoint",
+         str(checkpoint), "--no-grid"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err

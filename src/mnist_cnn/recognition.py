@@ -7,6 +7,7 @@ through the network a batch at a time, so 10,000 files take no more memory than 
 import glob
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -91,8 +92,14 @@ def _prepared_stream(paths: Sequence[Path], mode: str, keep_images: int,
     if not use_pool:
         yield from map(task, jobs)
         return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with multiprocessing.get_context("fork").Pool(workers, _quiet_worker) as pool:
         yield from pool.imap(task, jobs, chunksize=16)
+
+
+def _quiet_worker() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them and reports it in one line."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:
