@@ -292,3 +292,9 @@ def test_a_tightly_cropped_small_digit_touching_every_edge_is_still_found(side):
     small = image.resize((side, side), Image.Resampling.BOX)
     pixels = normalize_digit(np.asarray(small, dtype=np.float32) / 255)
     assert_mnist_like(pixels)
+
+
+def test_a_one_pixel_stroke_is_not_lost_to_histogram_subsampling():
+    gray = np.full((40, 400), 0.92, dtype=np.float32)
+    gray[5:35, 201] = 0.1  # odd column: the 2x subsample used for the histogram skips it
+    assert normalize_digit(gray) is not None

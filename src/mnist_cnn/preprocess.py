@@ -137,16 +137,15 @@ def _reduce(gray: Image.Image) -> Image.Image:
     """Box-reduce to about WORK_SIDE, first widening thin strokes so they do not average away.
 
     A 1 px pen on a 1000 px canvas would otherwise fade to a faint smear that looks like noise.
-    The ink is taken to be whichever side of 0.5 the reduced image's mean is not on.
+    Which side is ink is decided on a first reduction, by the same rule ``normalize_digit`` uses.
     """
     factor = max(gray.size) // WORK_SIDE
     if factor < 2:
         return gray
     if factor >= 3:
-        light_paper = float(np.asarray(gray.reduce(factor)).mean()) > (
-            127.5 if gray.mode == "L" else 0.5)
-        pen = ImageFilter.MinFilter(3) if light_paper else ImageFilter.MaxFilter(3)
-        gray = gray.filter(pen)
+        preview = np.asarray(gray.reduce(factor), dtype=np.float32)
+        dark_ink = _ink_is_dark(preview > _otsu_threshold(preview))
+        gray = gray.filter(ImageFilter.MinFilter(3) if dark_ink else ImageFilter.MaxFilter(3))
     return gray.reduce(factor)
 
 
@@ -175,13 +174,17 @@ def _border(array: np.ndarray) -> np.ndarray:
 
 
 def _otsu_threshold(values: np.ndarray) -> float:
-    """The level that best splits ``values`` into two classes (Otsu's method)."""
-    values = values[::2, ::2] if values.size > 4 * FIT_SAMPLES else values
+    """The level that best splits ``values`` into two classes (Otsu's method).
+
+    The range comes from every value, so a 1 px stroke counts even when only a subsample of a
+    large image goes into the histogram.
+    """
     low, high = float(values.min()), float(values.max())
     if high - low < 1e-6:
         return high
+    sample = values[::2, ::2] if values.size > 4 * FIT_SAMPLES else values
     bins = 64
-    index = np.minimum(((values - low) * (bins / (high - low))).astype(np.intp), bins - 1)
+    index = np.minimum(((sample - low) * (bins / (high - low))).astype(np.intp), bins - 1)
     counts = np.bincount(index.ravel(), minlength=bins)
     centres = low + (np.arange(bins) + 0.5) * (high - low) / bins
     below = np.cumsum(counts)
