@@ -40,13 +40,39 @@ def _title(result: Recognition) -> tuple[str, str]:
         return "unreadable", "red"
     if result.blank:
         return "no digit", "gray"
-    text = f"predict: {result.digit} ({100 * result.confidence:.0f}%)"
+    if len(result.digits) == 1:
+        text = f"predict: {result.digit} ({100 * result.confidence:.0f}%)"
+    else:
+        text = f"{result.number} (≥{100 * result.confidence:.0f}%)"
     return (text + "?", "orange") if result.uncertain else (text, "blue")
+
+
+def _input_strip(result: Recognition) -> np.ndarray | None:
+    """The 28x28 network inputs of a picture's digits side by side, one grey column apart."""
+    inputs = [d.network_input for d in result.digits if d.network_input is not None]
+    if not inputs:
+        return None
+    gap = np.full((inputs[0].shape[0], 2), 0.5, dtype=np.float32)
+    return np.concatenate([part for pixels in inputs for part in (pixels, gap)][:-1], axis=1)
+
+
+def _draw_boxes(axis, result: Recognition) -> None:
+    """A rectangle around every digit found, labelled with the digit read."""
+    from matplotlib.patches import Rectangle
+
+    for reading in result.digits:
+        x, y, width, height = (value * result.scale for value in reading.box)
+        colour = "orange" if reading.uncertain else "tab:blue"
+        axis.add_patch(Rectangle((x - 0.5, y - 0.5), width, height, fill=False, lw=1,
+                                 edgecolor=colour))
+        if len(result.digits) > 1:
+            axis.text(x, y - 1, str(reading.digit), color=colour, fontsize=6, va="bottom")
 
 
 def prediction_grid(results: Sequence[Recognition], path: Path | None = None, show: bool = False,
                     with_inputs: bool = False) -> None:
-    """Draw each image titled with its prediction (and its 28x28 network input below it).
+    """Draw each image with a box around every digit found, titled with what was read (and the
+    digits' 28x28 network inputs below it).
 
     Saves to ``path`` when given; opens a window when ``show``.
     """
@@ -62,11 +88,13 @@ def prediction_grid(results: Sequence[Recognition], path: Path | None = None, sh
         axis = axes[row * rows_per_result, column]
         if result.preview is not None:
             axis.imshow(result.preview, cmap="gray", vmin=0, vmax=1)
+            _draw_boxes(axis, result)
         title, colour = _title(result)
         axis.set_title(f"{Path(result.path).name}\n{title}", color=colour, fontsize=8)
-        if with_inputs and result.network_input is not None:
+        strip = _input_strip(result) if with_inputs else None
+        if strip is not None:
             below = axes[row * rows_per_result + 1, column]
-            below.imshow(result.network_input, cmap="gray", vmin=0, vmax=1)
+            below.imshow(strip, cmap="gray", vmin=0, vmax=1)
             below.set_title("network input", fontsize=7)
     figure.tight_layout()
     try:

@@ -1,7 +1,11 @@
-"""Recognize digits in image files: expand the user's paths, prepare images, predict in batches.
+"""Read the digits in pictures: files, folders, uploads and drawings, one pipeline for all.
 
-Files are prepared in worker processes (decoding and normalizing are the slow part) and streamed
-through the network a batch at a time, so 10,000 files take no more memory than one batch.
+Each picture is decoded (``images``), its ink found (``ink``), the digits' candidates laid out
+(``segmentation``) and each candidate normalized to MNIST's 28x28 (``normalization``); then the
+network scores every candidate of a picture in one batch and the most confident reading of each
+line of writing is kept. Files are prepared in worker processes (decoding and normalizing are
+the slow part) and streamed through the network a batch at a time, so 10,000 files take no more
+memory than one batch.
 """
 
 import glob
@@ -17,34 +21,107 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from mnist_cnn.errors import UsageError
-from mnist_cnn.preprocess import Prepared, prepare
+from mnist_cnn.checkpoint import load_model
+from mnist_cnn.errors import ImageError, UsageError
+from mnist_cnn.images import decode_bytes, read_grayscale, to_gray
+from mnist_cnn.ink import find_ink
+from mnist_cnn.normalization import SIDE, normalize, plain_input
+from mnist_cnn.segmentation import Layout, best_reading, find_candidates, whole
 
 IMAGE_SUFFIXES = frozenset({
     ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm",
 })
+PREPROCESS_MODES = ("mnist", "plain")
 BATCH_SIZE = 512
 PARALLEL_FROM = 64
 """Fewer files than this are prepared in-process: starting workers would cost more than it saves."""
 
 
-@dataclass
-class Recognition:
-    """What was read from one file. ``digit`` is ``None`` for blank images and errors."""
+@dataclass(frozen=True)
+class Options:
+    """How pictures are read. ``one_digit``: the whole picture is one digit (no segmentation);
+    ``preprocess``: ``mnist`` (find, crop and centre the ink) or ``plain`` (the reference's
+    resize-invert-scale, one digit)."""
 
-    path: str
-    digit: int | None = None
-    confidence: float | None = None
-    top_k: list[tuple[int, float]] = field(default_factory=list)
-    uncertain: bool = False
-    blank: bool = False
-    error: str | None = None
-    network_input: np.ndarray | None = None
+    one_digit: bool = False
+    preprocess: str = "mnist"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A picture made ready for the network: every candidate digit's 28x28 input and layout,
+    or why there is none. ``scale``: working pixels per original pixel."""
+
+    inputs: np.ndarray | None = None
+    layout: Layout | None = None
+    scale: float = 1.0
     preview: np.ndarray | None = None
+    error: str | None = None
+
+
+@dataclass
+class DigitReading:
+    """One digit read: the class, its softmax confidence, the runners-up and where it is
+    (``box``: x, y, width, height in the original picture's pixels)."""
+
+    digit: int
+    confidence: float
+    top_k: list[tuple[int, float]]
+    uncertain: bool
+    box: tuple[int, int, int, int]
+    network_input: np.ndarray | None = None
 
     def as_json(self) -> dict:
         return {
+            "digit": self.digit,
+            "confidence": self.confidence,
+            "top_k": [{"digit": digit, "confidence": p} for digit, p in self.top_k],
+            "uncertain": self.uncertain,
+            "box": list(self.box),
+        }
+
+
+@dataclass
+class Recognition:
+    """What was read from one picture: its digits, line by line (``lines``: the number on each
+    line of writing, top to bottom), or why nothing was (``blank``, ``error``)."""
+
+    path: str
+    digits: list[DigitReading] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    blank: bool = False
+    error: str | None = None
+    preview: np.ndarray | None = None
+    scale: float = 1.0
+    """Preview pixels per original pixel, for drawing the boxes."""
+
+    @property
+    def number(self) -> str:
+        """The digits read, one group per line of writing; ``""`` when none."""
+        return " ".join(self.lines)
+
+    @property
+    def digit(self) -> int | None:
+        """The digit, when exactly one was found."""
+        return self.digits[0].digit if len(self.digits) == 1 else None
+
+    @property
+    def confidence(self) -> float | None:
+        """The lowest confidence of the digits read."""
+        return min(d.confidence for d in self.digits) if self.digits else None
+
+    @property
+    def top_k(self) -> list[tuple[int, float]]:
+        return self.digits[0].top_k if len(self.digits) == 1 else []
+
+    @property
+    def uncertain(self) -> bool:
+        return any(d.uncertain for d in self.digits)
+
+    def as_json(self) -> dict:
+        record = {
             "path": self.path,
             "digit": self.digit,
             "confidence": self.confidence,
@@ -52,7 +129,12 @@ class Recognition:
             "uncertain": self.uncertain,
             "blank": self.blank,
             "error": self.error,
+            "number": self.number,
+            "digits": [d.as_json() for d in self.digits],
         }
+        if len(self.lines) > 1:
+            record["lines"] = list(self.lines)
+        return record
 
 
 def expand_inputs(patterns: Sequence[str]) -> list[Path]:
@@ -79,21 +161,40 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
     return paths
 
 
-def _prepare_task(job: tuple[Path, bool], mode: str) -> Prepared:
+def prepare_gray(gray: np.ndarray, scale: float, options: Options,
+                 keep_preview: bool = False) -> Prepared:
+    """Lay out and normalize the candidate digits of a working grayscale picture."""
+    preview = gray if keep_preview else None
+    if options.preprocess == "plain":
+        layout = whole(np.ones_like(gray))
+        return Prepared(plain_input(gray)[None], layout, scale, preview)
+    ink = find_ink(gray)
+    if ink is None:
+        return Prepared(None, None, scale, preview)
+    if options.one_digit:
+        layout = whole(ink.intensity)
+    else:
+        layout = find_candidates(ink.mask, ink.intensity, ink.stroke)
+    inputs = [normalize(crop) for crop in layout.inks]
+    if not layout.candidates or all(pixels is None for pixels in inputs):
+        return Prepared(None, None, scale, preview)
+    stacked = np.stack([np.zeros((SIDE, SIDE), np.float32) if pixels is None else pixels
+                        for pixels in inputs])
+    return Prepared(stacked, Layout(layout.candidates, [], layout.segments), scale, preview)
+
+
+def prepare_path(path: Path | str, options: Options, keep_preview: bool = False) -> Prepared:
+    """Read and prepare one file; never raises for a bad file, reports it in ``error``."""
+    try:
+        gray, scale = read_grayscale(path)
+    except ImageError as error:
+        return Prepared(error=str(error))
+    return prepare_gray(gray, scale, options, keep_preview)
+
+
+def _prepare_task(job: tuple[Path, bool], options: Options) -> Prepared:
     path, keep_preview = job
-    return prepare(path, mode=mode, keep_preview=keep_preview)
-
-
-def _prepared_stream(paths: Sequence[Path], mode: str, keep_images: int,
-                     workers: int) -> Iterator[Prepared]:
-    jobs = [(path, index < keep_images) for index, path in enumerate(paths)]
-    task = partial(_prepare_task, mode=mode)
-    use_pool = workers > 1 and len(paths) >= PARALLEL_FROM and sys.platform == "linux"
-    if not use_pool:
-        yield from map(task, jobs)
-        return
-    with multiprocessing.get_context("fork").Pool(workers, _quiet_worker) as pool:
-        yield from pool.imap(task, jobs, chunksize=16)
+    return prepare_path(path, options, keep_preview)
 
 
 def _quiet_worker() -> None:
@@ -113,43 +214,112 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-@torch.no_grad()
-def recognize(
-    paths: Sequence[Path],
-    model: torch.nn.Module,
-    device: torch.device,
-    mode: str = "mnist",
-    top_k: int = 1,
-    threshold: float = 0.5,
-    keep_images: int = 0,
-    workers: int | None = None,
-    batch_size: int = BATCH_SIZE,
-) -> Iterator[Recognition]:
-    """Yield one ``Recognition`` per path, in order. Bad files become results with ``error``.
+class Recognizer:
+    """The trained network and the settings for reading pictures with it.
 
-    ``threshold``: below this softmax confidence the answer is marked ``uncertain``.
-    ``keep_images``: for the first this many files, also keep the grayscale image and the
-    28x28 input, for pictures.
+    ``threshold``: below this softmax confidence a digit is marked ``uncertain``;
+    ``top_k``: how many likely digits each reading lists.
     """
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    model.eval()
-    stream = _prepared_stream(paths, mode, keep_images, workers)
-    for batch in _batches(zip(paths, stream, strict=True), batch_size):
-        ready = [prepared.pixels for _, prepared in batch if prepared.pixels is not None]
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, *, top_k: int = 1,
+                 threshold: float = 0.5, options: Options = Options()) -> None:
+        self.model = model.to(device).eval()
+        self.device = device
+        self.top_k = top_k
+        self.threshold = threshold
+        self.options = options
+        self.notes: list[str] = []
+        """One-line remarks about the settings in force, for the user."""
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Path, device: torch.device,
+                        **settings) -> "Recognizer":
+        """Load ``checkpoint`` (raises ``CheckpointError`` with a one-line reason)."""
+        return cls(load_model(checkpoint, device), device, **settings)
+
+    def read_paths(self, paths: Sequence[Path], keep_images: int = 0,
+                   workers: int | None = None,
+                   batch_size: int = BATCH_SIZE) -> Iterator[Recognition]:
+        """One ``Recognition`` per path, in order; bad files become results with ``error``.
+
+        ``keep_images``: for the first this many files, also keep the picture and the network
+        inputs, for drawing them.
+        """
+        workers = workers if workers is not None else (os.cpu_count() or 1)
+        jobs = [(Path(path), index < keep_images) for index, path in enumerate(paths)]
+        task = partial(_prepare_task, options=self.options)
+        use_pool = workers > 1 and len(jobs) >= PARALLEL_FROM and sys.platform == "linux"
+        if not use_pool:
+            yield from self._read_stream(paths, map(task, jobs), batch_size)
+            return
+        with multiprocessing.get_context("fork").Pool(workers, _quiet_worker) as pool:
+            yield from self._read_stream(paths, pool.imap(task, jobs, chunksize=16), batch_size)
+
+    def read_image(self, image: Image.Image, name: str = "image") -> Recognition:
+        """Read a decoded picture (an upload, a drawing), keeping it and the network inputs."""
+        try:
+            gray, scale = to_gray(image, name)
+        except ImageError as error:
+            return Recognition(name, error=str(error))
+        return self.read_prepared([(name, prepare_gray(gray, scale, self.options, True))])[0]
+
+    def read_bytes(self, data: bytes, name: str = "upload") -> Recognition:
+        """Read a picture file held in memory (an upload), keeping it and the network inputs."""
+        try:
+            gray, scale = decode_bytes(data, name)
+        except ImageError as error:
+            return Recognition(name, error=str(error))
+        return self.read_prepared([(name, prepare_gray(gray, scale, self.options, True))])[0]
+
+    def _read_stream(self, paths: Sequence[Path], stream: Iterable[Prepared],
+                     batch_size: int) -> Iterator[Recognition]:
+        named = ((str(path), prepared) for path, prepared in zip(paths, stream, strict=True))
+        for batch in _batches(named, batch_size):
+            yield from self.read_prepared(batch)
+
+    @torch.no_grad()
+    def read_prepared(self, batch: Sequence[tuple[str, Prepared]]) -> list[Recognition]:
+        """Score every candidate of the batch's pictures at once; keep each picture's best
+        reading."""
+        ready = [prepared.inputs for _, prepared in batch if prepared.inputs is not None]
         if ready:
-            inputs = torch.from_numpy(np.stack(ready)).unsqueeze(1).to(device)
-            probabilities = F.softmax(model(inputs), dim=1).cpu()
-            best, order = probabilities.topk(top_k, dim=1)
-            best, order = best.tolist(), order.tolist()
-        row = 0
-        for path, prepared in batch:
-            result = Recognition(str(path), error=prepared.error, blank=prepared.blank)
-            if prepared.pixels is not None:
-                result.top_k = [(int(d), float(p)) for d, p in zip(order[row], best[row],
-                                                                  strict=True)]
-                result.digit, result.confidence = result.top_k[0]
-                result.uncertain = result.confidence < threshold
-                row += 1
-            if prepared.preview is not None:
-                result.network_input, result.preview = prepared.pixels, prepared.preview
-            yield result
+            inputs = torch.from_numpy(np.concatenate(ready)).unsqueeze(1).to(self.device)
+            log_probabilities = F.log_softmax(self.model(inputs), dim=1).cpu()
+        results, row = [], 0
+        for name, prepared in batch:
+            result = Recognition(name, error=prepared.error, preview=prepared.preview,
+                                 scale=prepared.scale,
+                                 blank=prepared.error is None and prepared.inputs is None)
+            if prepared.inputs is not None:
+                count = len(prepared.inputs)
+                self._read_digits(result, prepared, log_probabilities[row:row + count])
+                row += count
+            results.append(result)
+        return results
+
+    def _read_digits(self, result: Recognition, prepared: Prepared,
+                     log_probabilities: torch.Tensor) -> None:
+        layout = prepared.layout
+        best, _ = log_probabilities.max(dim=1)
+        chosen_lines = best_reading(layout, best.numpy())
+        probabilities = log_probabilities.exp()
+        confidences, order = probabilities.topk(self.top_k, dim=1)
+        for line in chosen_lines:
+            digits = []
+            for index in line:
+                candidate = layout.candidates[index]
+                top_k = [(int(d), float(p)) for d, p in zip(order[index].tolist(),
+                                                            confidences[index].tolist(),
+                                                            strict=True)]
+                x, y, width, height = candidate.box
+                box = tuple(round(value / prepared.scale) for value in (x, y, width, height))
+                reading = DigitReading(
+                    digit=top_k[0][0], confidence=top_k[0][1], top_k=top_k,
+                    uncertain=top_k[0][1] < self.threshold, box=box,
+                    network_input=prepared.inputs[index] if prepared.preview is not None
+                    else None)
+                digits.append(reading)
+            if digits:
+                result.digits.extend(digits)
+                result.lines.append("".join(str(d.digit) for d in digits))
+        result.blank = not result.digits

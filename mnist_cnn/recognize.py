@@ -5,11 +5,15 @@ import json
 import sys
 from pathlib import Path
 
-from mnist_cnn.checkpoint import load_model
 from mnist_cnn.cli import add_common_arguments, number_type, positive_int, run_command
 from mnist_cnn.device import select_device
-from mnist_cnn.preprocess import PREPROCESS_MODES
-from mnist_cnn.recognition import Recognition, expand_inputs, recognize
+from mnist_cnn.recognition import (
+    PREPROCESS_MODES,
+    Options,
+    Recognition,
+    Recognizer,
+    expand_inputs,
+)
 
 PROGRAM = "mnist-recognize"
 EXIT_FILE_FAILED = 1
@@ -22,7 +26,8 @@ probability = number_type(float, 0, 1)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
-        description="Recognize the handwritten digit in each image file with a trained ConvNet.",
+        description="Read the handwritten digits and numbers in image files with a trained "
+                    "ConvNet.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="image files, folders of images, or glob patterns")
@@ -31,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preprocess", choices=PREPROCESS_MODES, default="mnist",
                         help="mnist: find the ink, crop, scale and centre it like MNIST (default); "
                              "plain: the reference's resize-invert-scale, for comparison")
+    parser.add_argument("--one-digit", action="store_true",
+                        help="read each image as exactly one digit (no search for several)")
     parser.add_argument("--top-k", type=top_k, default=1,
                         help="also list the K most likely digits (1-10, default 1)")
     parser.add_argument("--threshold", type=probability, default=0.5,
@@ -54,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 def describe(result: Recognition) -> str:
     if result.blank:
         return f"{result.path}: no digit found (blank, or no ink that stands out)"
-    line = f"{result.path}: {result.digit} ({100 * result.confidence:.1f}%)"
+    if len(result.digits) == 1:
+        line = f"{result.path}: {result.digit} ({100 * result.confidence:.1f}%)"
+    else:
+        line = (f"{result.path}: {result.number} "
+                f"(lowest digit confidence {100 * result.confidence:.1f}%)")
     if result.uncertain:
         line += " uncertain"
     if len(result.top_k) > 1:
@@ -82,11 +93,14 @@ def grid_plan(args: argparse.Namespace) -> tuple[bool, bool]:
 def run(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.paths)
     device = select_device(args.device)
-    model = load_model(args.checkpoint, device)
+    options = Options(one_digit=args.one_digit, preprocess=args.preprocess)
+    recognizer = Recognizer.from_checkpoint(args.checkpoint, device, top_k=args.top_k,
+                                            threshold=args.threshold, options=options)
+    for note in recognizer.notes:
+        print(f"{PROGRAM}: note: {note}", file=sys.stderr)
     draw, show = grid_plan(args)
-    results = recognize(paths, model, device, mode=args.preprocess, top_k=args.top_k,
-                        threshold=args.threshold, keep_images=args.grid_max if draw else 0,
-                        workers=args.workers)
+    results = recognizer.read_paths(paths, keep_images=args.grid_max if draw else 0,
+                                    workers=args.workers)
     drawn: list[Recognition] = []
     records = []
     failed = 0

@@ -1,0 +1,88 @@
+"""Turn the ink of one digit into the 28x28 input the ConvNet was trained on.
+
+MNIST digits are white on black, cropped to the ink, scaled so the longer side is 20 px and placed
+so their centre of mass sits at the centre of a 28x28 field. ``normalize`` repeats those steps,
+and brings very thin or very thick pens towards MNIST's stroke width first.
+"""
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from mnist_cnn.ink import stroke_width
+
+SIDE = 28
+DIGIT_BOX = 20
+MNIST_STROKE = 1.9
+"""Typical stroke width of an MNIST digit in the 28x28 field, by ``stroke_width``."""
+MNIST_CENTRE = np.array([14.0, 14.0])
+"""Mean centre of mass of the MNIST test digits, in (row, column) pixel indices."""
+
+
+def _ink_bounds(profile: np.ndarray) -> tuple[int, int]:
+    """Index range holding the ink, ignoring a thin tail of stray specks at either end."""
+    cumulative = np.cumsum(profile)
+    total = cumulative[-1]
+    start = int(np.searchsorted(cumulative, 0.003 * total, side="right"))
+    stop = int(np.searchsorted(cumulative, 0.997 * total, side="left")) + 1
+    return start, max(stop, start + 1)
+
+
+def _trim(digit: np.ndarray) -> np.ndarray:
+    """Crop to the non-zero pixels (after thickening or thinning moved the edges)."""
+    rows = np.flatnonzero(digit.max(1) > 0.01)
+    cols = np.flatnonzero(digit.max(0) > 0.01)
+    if not len(rows):
+        return digit
+    return digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _resize_long_side(digit: np.ndarray, side: int) -> np.ndarray:
+    scale = side / max(digit.shape)
+    height, width = (max(1, round(length * scale)) for length in digit.shape)
+    method = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    resized = Image.fromarray(np.ascontiguousarray(digit, dtype=np.float32), mode="F")
+    return np.asarray(resized.resize((width, height), method), dtype=np.float32)
+
+
+def _place_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Paste ``digit`` into 28x28 so its centre of mass lands on MNIST's centre."""
+    height, width = digit.shape
+    mass = digit.sum()
+    centre = np.array([digit.sum(1) @ np.arange(height), digit.sum(0) @ np.arange(width)]) / mass
+    top, left = np.rint(MNIST_CENTRE - centre).astype(int)
+    top = int(np.clip(top, 0, SIDE - height))
+    left = int(np.clip(left, 0, SIDE - width))
+    canvas = np.zeros((SIDE, SIDE), dtype=np.float32)
+    canvas[top:top + height, left:left + width] = digit
+    return canvas
+
+
+def normalize(ink: np.ndarray) -> np.ndarray | None:
+    """MNIST-style 28x28 input from one digit's ink (float, white on black, 0 = paper);
+    ``None`` if there is none."""
+    ink = np.asarray(ink, dtype=np.float32)
+    if ink.ndim != 2 or not ink.any():
+        return None
+    top, bottom = _ink_bounds(ink.sum(1))
+    left, right = _ink_bounds(ink.sum(0))
+    crop = ink[top:bottom, left:right]
+    width = stroke_width(crop > 0.5) * DIGIT_BOX / max(crop.shape)
+    digit = _resize_long_side(crop, 2 * DIGIT_BOX)
+    if width and (width < 0.6 * MNIST_STROKE or width > 2.0 * MNIST_STROKE):
+        steps = min(round(abs(MNIST_STROKE - width)), 3)
+        pen = np.ones((2 * steps + 1, 2 * steps + 1), np.uint8)
+        padded = np.pad(digit, steps + 1)
+        digit = _trim(cv2.dilate(padded, pen) if width < MNIST_STROKE else cv2.erode(padded, pen))
+    digit = np.clip(_resize_long_side(digit, DIGIT_BOX), 0, None)
+    if digit.max() <= 0:
+        return None
+    return _place_by_mass(digit / digit.max())
+
+
+def plain_input(gray: np.ndarray) -> np.ndarray:
+    """The reference's transform: resize to 28x28, invert, scale to [0, 1]. No cropping."""
+    image = Image.fromarray(np.asarray(gray, dtype=np.float32), mode="F")
+    if image.size != (SIDE, SIDE):
+        image = image.resize((SIDE, SIDE), Image.Resampling.BILINEAR)
+    return np.clip(1.0 - np.asarray(image, dtype=np.float32), 0.0, 1.0)
