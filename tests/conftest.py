@@ -1,7 +1,15 @@
-"""Shared fixtures: tiny generated MNIST-format data, an untrained checkpoint, the real MNIST."""
+"""Shared fixtures: tiny generated MNIST-format data, an untrained checkpoint, the real MNIST,
+weights trained on it, and an ``mnist-draw`` server."""
 
+import re
+import select
+import signal
 import struct
+import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +79,77 @@ def real_mnist() -> Path:
 def cli(*args: str) -> list[str]:
     """Command line running a module of the package with this interpreter."""
     return [sys.executable, "-m", *args]
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory, real_mnist) -> Path:
+    """Weights from one epoch on the real MNIST (about 99 % on its test set), trained once per
+    test session, for tests that need digits actually read right."""
+    checkpoint = tmp_path_factory.mktemp("trained") / "model.ckpt"
+    done = subprocess.run(
+        cli("mnist_cnn.train", "--data-dir", str(real_mnist), "--no-download", "--epochs", "1",
+            "--checkpoint", str(checkpoint), "--device", "cpu", "--no-report"),
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return checkpoint
+
+
+SERVING = re.compile(r"serving (http://\S+/) ")
+SERVER_START_S = 180
+
+
+class DrawServer:
+    """An ``mnist-draw`` process on 127.0.0.1 at a free port (``--port 0``): ``url`` is the
+    page, ``log`` its stderr."""
+
+    def __init__(self, checkpoint: Path, log: Path, *args: str) -> None:
+        self.log = log
+        self._log_file = log.open("w")
+        self.process = subprocess.Popen(
+            cli("mnist_cnn.draw", "--checkpoint", str(checkpoint), "--port", "0",
+                "--device", "cpu", *args),
+            stdout=subprocess.PIPE, stderr=self._log_file, text=True)
+        line = self._first_line()
+        match = SERVING.search(line)
+        assert match, f"no address printed: {line!r}; stderr: {log.read_text()}"
+        self.url = match[1]
+        self._wait_until_answering()
+
+    def _first_line(self) -> str:
+        ready, _, _ = select.select([self.process.stdout], [], [], SERVER_START_S)
+        return self.process.stdout.readline() if ready else ""
+
+    def _wait_until_answering(self) -> None:
+        deadline = time.monotonic() + SERVER_START_S
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"{self.url} did not answer; stderr: {self.log.read_text()}")
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
+        """Stop it as Ctrl-C would; its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stdout.close()
+        self._log_file.close()
+        return self.process.returncode
+
+
+@pytest.fixture(scope="session")
+def draw_server(tmp_path_factory, trained_checkpoint) -> Iterator[DrawServer]:
+    """One ``mnist-draw`` with the trained weights and a 2 MB upload limit, for the session."""
+    server = DrawServer(trained_checkpoint, tmp_path_factory.mktemp("draw") / "stderr.txt",
+                        "--max-upload-mb", "2")
+    yield server
+    server.stop()
