@@ -174,7 +174,7 @@ def prepare_gray(gray: np.ndarray, scale: float, options: Options,
     if options.one_digit:
         layout = whole(ink.intensity)
     else:
-        layout = find_candidates(ink.mask, ink.intensity, ink.stroke)
+        layout = find_candidates(ink)
     inputs = [normalize(crop) for crop in layout.inks]
     if not layout.candidates or all(pixels is None for pixels in inputs):
         return Prepared(None, None, scale, preview)

@@ -10,10 +10,12 @@ the thin points of its ink. Which runs of segments are digits is for the network
 whose digits read most confidently.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+
+from mnist_cnn.ink import Ink, stroke_width
 
 MAX_MARKS = 300
 """Connected marks considered per picture, largest first: a page of noise or thousands of specks
@@ -29,14 +31,46 @@ RULE_SPAN = 0.75
 underline..."""
 RULE_OVER_WRITING = 1.8
 """... when it is also this many times longer than the writing is tall..."""
+RULE_TILT = 0.03
+"""Rules may climb or fall by this share of their length (a photo is never quite square)."""
+RULE_BREAK = 0.05
+RULE_INKED = 0.8
+"""A rule is inked along this share of its length at least (a row of digits is not)."""
+"""Breaks in a rule up to this share of the picture are bridged when looking for rules."""
+THIN_RULE = 0.6
+"""... or when it is this much thinner than the pen..."""
+FAINT_RULE = 0.6
+"""... or this much fainter than the writing..."""
 RULED_LINES = 3
 """... or when there are this many such lines and all the writing touches them."""
+MAX_FRAMES = 8
+"""The largest marks looked at as possible frames."""
 FRAME_COVER = 0.75
 """A mark whose bounding box's four sides are inked along this share of their length is a box
 drawn around the writing."""
+STACKED = 0.25
+"""Marks overlapping vertically by more than this share of the shorter are side by side, not
+one above the other."""
+EDGE_SPAN = 0.5
+"""A thin mark along the picture's edge for this share of it is the edge of a page or a rule
+cut off by the frame..."""
+EDGE_THIN = 0.15
+"""... when it is at most this share as wide as it is long."""
+LINE_MIN = 0.45
+"""Lines of writing less than this share as tall as the tallest are not writing (a shadow's
+sliver, a row of specks)."""
+LINE_GAP = 0.2
+"""Bands of writing further apart than this share of the shorter one's height are separate
+lines (numbers); closer ones are one."""
 CUT_FROM = 0.8
+CUT_ALONE_FROM = 1.5
+"""... or this many, when the mark is alone on its line (a wide 0 or 4 is one digit)."""
+CUT_REACH = 0.25
+"""A cut may wander this many line heights either side of the thin point it starts from..."""
+SIDESTEP = 0.05
+"""... each step aside costing as much as crossing this much ink."""
 """Segments wider than this many line heights may be two or more touching digits."""
-WIDEST_DIGIT = 1.15
+WIDEST_DIGIT = 1.6
 """Runs wider than this many line heights are never one digit."""
 SAME_DIGIT_GAP = 0.35
 """Segments further apart than this many line heights are never parts of one digit."""
@@ -44,6 +78,11 @@ CUT_COST = 1.5
 """Log-odds against cutting through ink: a cut must make both sides read clearly better."""
 WIDTH_COST = 4.0
 """Log-odds against a digit wider than it is high, per squared excess."""
+FRAGMENT_COST = 4.0
+"""Log-odds against a digit shorter than ``FRAGMENT_BELOW`` line heights, per line height."""
+FRAGMENT_BELOW = 0.55
+SKIP_COST = 4.0
+"""Log-odds against leaving a segment out of the reading."""
 DIGIT_BONUS = 0.0
 """Log-odds for each digit read, against merging what should stay apart."""
 
@@ -52,15 +91,25 @@ DIGIT_BONUS = 0.0
 class Candidate:
     """A run of segments ``start:stop`` of line ``line`` that may be one digit.
 
-    ``box``: ``(x, y, width, height)`` in the picture's pixels; ``prior``: the log-odds its
-    shape gives it (wider than a digit, cut through ink: lower).
+    ``box``: ``(x, y, width, height)`` in the picture's pixels; ``width`` and ``height``: its
+    size in line heights; ``cut_strokes``: how many strokes the cuts on its sides cross.
     """
 
     line: int
     start: int
     stop: int
     box: tuple[int, int, int, int]
-    prior: float
+    width: float = 1.0
+    height: float = 1.0
+    cut_strokes: float = 0.0
+
+    @property
+    def prior(self) -> float:
+        """The log-odds its shape gives it: a cut through ink, a run wider than a digit, or a
+        fragment much shorter than the line lower them."""
+        return (-CUT_COST / 2 * self.cut_strokes
+                - WIDTH_COST * max(0.0, self.width - 1.0) ** 2
+                - FRAGMENT_COST * max(0.0, FRAGMENT_BELOW - self.height))
 
 
 @dataclass(frozen=True)
@@ -73,16 +122,6 @@ class Layout:
     segments: list[int]
 
 
-def _straight_lines(mask: np.ndarray, axis: int) -> np.ndarray:
-    """Pixels of ``mask`` on straight horizontal (axis 1) or vertical (axis 0) runs most of
-    ``RULE_SPAN`` of the picture long, allowing a slight tilt."""
-    length = max(3, int(0.8 * RULE_SPAN * mask.shape[axis]))
-    along = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
-    across = np.ones((3, 1) if axis == 1 else (1, 3), np.uint8)
-    runs = cv2.morphologyEx(cv2.dilate(mask.view(np.uint8), across), cv2.MORPH_OPEN, along)
-    return cv2.dilate(runs, across).view(bool) & mask
-
-
 def _labelled(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Connected marks of ``mask``: the label of each pixel, and each label's statistics
     (OpenCV's x, y, width, height, area; row 0 is the background)."""
@@ -90,9 +129,9 @@ def _labelled(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, stats
 
 
-def _free_writing_height(mask: np.ndarray, lines: np.ndarray, spans: np.ndarray,
-                         line_labels: np.ndarray) -> int:
-    """How tall the writing is that stands in its own right once straight lines are taken out.
+def _free_writing_height(mask: np.ndarray, lines: np.ndarray, spans: np.ndarray) -> int:
+    """How tall the writing is that stands in its own right once straight ``lines`` are taken
+    out (``spans``: each line pixel's line length).
 
     What is left of a mark that held a line counts, with the whole mark's height, only if it is
     tall beside that line (the loop of a 9 beside its stem); a 1's flag, or a digit's stub where
@@ -100,7 +139,7 @@ def _free_writing_height(mask: np.ndarray, lines: np.ndarray, spans: np.ndarray,
     """
     marks, mark_stats = _labelled(mask)
     longest = np.zeros(len(mark_stats), dtype=np.int64)
-    np.maximum.at(longest, marks[lines], spans[line_labels[lines]])
+    np.maximum.at(longest, marks[lines], spans[lines])
     rest, rest_stats = _labelled(mask & ~lines)
     if len(rest_stats) < 2:
         return 0
@@ -112,69 +151,138 @@ def _free_writing_height(mask: np.ndarray, lines: np.ndarray, spans: np.ndarray,
     return int(mark_stats[owner[1:][free], cv2.CC_STAT_HEIGHT].max(initial=0))
 
 
-def remove_rules(mask: np.ndarray) -> np.ndarray:
+def _line_pixels(band: np.ndarray, marks: np.ndarray) -> np.ndarray | None:
+    """The pixels of the one straight, horizontal-ish line that runs through ``band``: a line
+    fitted to the middle of the marks in each column (columns where writing crosses it, much
+    thicker than the line, left out), and the line's own thickness around it."""
+    inside = band & marks
+    columns = np.flatnonzero(inside.any(0))
+    if len(columns) < 2:
+        return None
+    counts = np.count_nonzero(inside[:, columns], axis=0)
+    rows = np.arange(inside.shape[0])[:, None]
+    middles = (inside[:, columns] * rows).sum(0) / counts
+    thickness = float(np.median(counts))
+    plain = counts <= 1.5 * thickness
+    slope, offset = np.polyfit(columns[plain], middles[plain], 1)
+    distance = np.abs(rows - (slope * np.arange(inside.shape[1]) + offset))
+    line = (distance <= thickness / 2 + 0.5) & marks
+    if np.count_nonzero(line.any(0)) < RULE_INKED * inside.shape[1]:
+        return None
+    return line
+
+
+def _long_lines(marks: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Straight lines spanning ``RULE_SPAN`` of the picture, horizontal (axis 1) or vertical
+    (axis 0), tilted a little and with short breaks (a faint rule is not inked all along):
+    each line's pixels labelled, and each label's span and area (label 0: none)."""
+    work = marks if axis == 1 else marks.T
+    length = work.shape[1]
+    slack = max(1, round(RULE_TILT * length))
+    across = np.ones((2 * slack + 1, 1), np.uint8)
+    thick = cv2.dilate(work.view(np.uint8), across)
+    joined = cv2.morphologyEx(thick, cv2.MORPH_CLOSE,
+                              np.ones((1, max(3, int(RULE_BREAK * length))), np.uint8))
+    runs = cv2.morphologyEx(joined, cv2.MORPH_OPEN,
+                            np.ones((1, max(3, int(0.8 * RULE_SPAN * length))), np.uint8))
+    bands, stats = _labelled(runs.view(bool))
+    labels = np.zeros(work.shape, dtype=np.int32)
+    spans, areas = [0], [0]
+    for band in np.flatnonzero(stats[:, cv2.CC_STAT_WIDTH] >= RULE_SPAN * length):
+        if band == 0:
+            continue
+        x, y, width, height, _ = stats[band]
+        window = (slice(max(0, y - slack), y + height + slack), slice(x, x + width))
+        inside = cv2.dilate((bands[window] == band).view(np.uint8), across).view(bool)
+        line = _line_pixels(inside, work[window])
+        if line is None:
+            continue
+        columns = np.flatnonzero(line.any(0))
+        if len(columns) and columns[-1] - columns[0] + 1 >= RULE_SPAN * length:
+            labels[window][line] = len(spans)
+            spans.append(int(columns[-1] - columns[0] + 1))
+            areas.append(int(np.count_nonzero(line)))
+    if axis == 0:
+        labels = np.ascontiguousarray(labels.T)
+    return labels, np.array(spans), np.array(areas)
+
+
+def _attached_height(mask: np.ndarray, line: np.ndarray) -> int:
+    """How tall the writing joined to a horizontal ``line`` stands (the line included)."""
+    labels, stats = _labelled(mask)
+    return int(stats[np.unique(labels[line & mask]), cv2.CC_STAT_HEIGHT].max(initial=0))
+
+
+def remove_rules(ink: Ink) -> np.ndarray:
     """Remove ruled and squared paper, long frames and underlines; mend the strokes they crossed.
 
-    A straight line is a rule when it spans most of the picture and is far longer than the
-    free writing is tall, or when there are several such lines and no free writing (every
-    digit touches the ruling). A digit's own straight stroke is never that much longer than
-    the digit, and a tall 1 (or two) alone is kept.
+    A straight line spanning most of the picture is a rule when it is thinner or fainter than
+    the writing, or far longer than the writing is tall: for a horizontal line, the writing
+    joined to it (a 7's bar is never much longer than the 7 is tall); for a vertical one, the
+    writing that stands free of it (a tall 1 alone, or two, is kept), or when there are several
+    and all the writing touches them.
     """
-    for axis in (1, 0):
-        candidates = _straight_lines(mask, axis)
-        if not candidates.any():
-            continue
-        labels, stats = _labelled(candidates)
-        spans = stats[:, cv2.CC_STAT_WIDTH if axis == 1 else cv2.CC_STAT_HEIGHT]
-        long_enough = spans >= RULE_SPAN * mask.shape[axis]
-        long_enough[0] = False
-        if not long_enough.any():
-            continue
-        lines = long_enough[labels]
-        writing = _free_writing_height(mask, lines, spans, labels)
-        if writing:
-            rules = long_enough & (spans >= RULE_OVER_WRITING * writing)
-        else:
-            rules = long_enough if np.count_nonzero(long_enough) >= RULED_LINES else long_enough & False
-        if not rules.any():
-            continue
-        ruled = rules[labels]
-        thickness = int(np.ceil(np.count_nonzero(ruled) / spans[rules].sum())) + 2
-        across = np.ones((thickness, 1) if axis == 1 else (1, thickness), np.uint8)
-        kept = mask & ~ruled
-        bridged = cv2.morphologyEx(kept.view(np.uint8), cv2.MORPH_CLOSE, across).view(bool)
-        mask = kept | (ruled & bridged)
+    mask, intensity = ink.mask.copy(), ink.intensity
+    found = [_long_lines(ink.marks | mask, axis) for axis in (1, 0)]
+    lines = ((found[0][0] > 0) | (found[1][0] > 0)) & mask
+    rest = mask & ~lines
+    if not lines.any() or not rest.any():
+        return mask
+    pen, level = stroke_width(rest), float(intensity[rest].mean())
+    spans = np.zeros(mask.shape, dtype=np.int64)
+    for labels, line_spans, _ in found:
+        np.maximum(spans, line_spans[labels] * (labels > 0), out=spans)
+    free = _free_writing_height(mask, lines, spans)
+    for axis, (labels, line_spans, areas) in zip((1, 0), found, strict=True):
+        rules = np.zeros(len(line_spans), dtype=bool)
+        for label in np.unique(labels[labels > 0]):
+            line = labels == label
+            writing = _attached_height(mask, line) if axis == 1 else free
+            rules[label] = (areas[label] / line_spans[label] <= THIN_RULE * pen
+                            or float(intensity[line].mean()) <= FAINT_RULE * level
+                            or 0 < writing * RULE_OVER_WRITING <= line_spans[label])
+        several = len(np.unique(labels)) - 1 >= RULED_LINES
+        if not rules.any() and free == 0 and several:
+            rules[np.unique(labels[labels > 0])] = True
+        for label in np.flatnonzero(rules):
+            mask = _erase_mending(mask, labels == label, axis)
     return mask
 
 
-def _frame_band(stats_row: np.ndarray, stroke: float) -> int:
-    width, height = stats_row[cv2.CC_STAT_WIDTH], stats_row[cv2.CC_STAT_HEIGHT]
-    return max(2, min(round(2 * stroke), min(width, height) // 5))
+def _erase_mending(mask: np.ndarray, rule: np.ndarray, axis: int) -> np.ndarray:
+    """``mask`` without the ``rule``'s pixels, except where a stroke crosses it: ink on both
+    sides of the rule, within its thickness, joins up again."""
+    thickness = int(np.count_nonzero(rule, axis=axis - 1).max())
+    reach = 2 * thickness + 1
+    across = np.ones((reach, 1) if axis == 1 else (1, reach), np.uint8)
+    kept = mask & ~rule
+    bridged = cv2.morphologyEx(kept.view(np.uint8), cv2.MORPH_CLOSE, across).view(bool)
+    return kept | (rule & mask & bridged)
 
 
 def remove_frames(mask: np.ndarray, stroke: float) -> np.ndarray:
-    """Remove boxes drawn around the writing: marks inked along all four sides of their box that
-    hold other ink inside."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
-    if count < 2:
+    """Remove boxes drawn around the writing: marks inked along all four sides of their box
+    with other writing inside (a boxy or thick 0 has none)."""
+    labels, stats = _labelled(mask)
+    if len(stats) < 2:
         return mask
     tallest = stats[1:, cv2.CC_STAT_HEIGHT].max()
-    for label in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:8] + 1:
+    for label in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:MAX_FRAMES] + 1:
         x, y, width, height, _ = stats[label]
-        if height < 0.5 * tallest or min(width, height) < 10:
+        band = max(2, min(round(2 * stroke), min(width, height) // 5))
+        if height < 0.5 * tallest or min(width, height) < 5 * band:
             continue
         own = labels[y:y + height, x:x + width] == label
-        band = _frame_band(stats[label], stroke)
         sides = (own[:band].any(0), own[-band:].any(0), own[:, :band].any(1), own[:, -band:].any(1))
         if min(float(side.mean()) for side in sides) < FRAME_COVER:
             continue
-        inside = mask[y + band:y + height - band, x + band:x + width - band]
-        if np.count_nonzero(inside) < 0.1 * np.count_nonzero(own):
+        inner = (slice(y + band, y + height - band), slice(x + band, x + width - band))
+        _, inside_stats = _labelled(mask[inner] & (labels[inner] != label))
+        if inside_stats[1:, cv2.CC_STAT_HEIGHT].max(initial=0) < 0.3 * height:
             continue
-        box = mask[y:y + height, x:x + width]
         ring = own.copy()
         ring[band:-band, band:-band] = False
-        box[ring] = False
+        mask[y:y + height, x:x + width][ring] = False
     return mask
 
 
@@ -216,9 +324,16 @@ def _marks(mask: np.ndarray) -> tuple[list[_Mark], np.ndarray]:
     largest = stats[order[0], cv2.CC_STAT_AREA]
     tallest = max(stats[order, cv2.CC_STAT_HEIGHT].max(), stats[order, cv2.CC_STAT_WIDTH].max())
     marks = []
+    rows, cols = mask.shape
     for label in order:
         x, y, width, height, area = (int(value) for value in stats[label])
         if area < SPECK_AREA * largest and max(width, height) < SPECK_SIZE * tallest:
+            continue
+        along_edge = ((x == 0 or x + width == cols) and height >= EDGE_SPAN * rows
+                      and width <= EDGE_THIN * height) or (
+                     (y == 0 or y + height == rows) and width >= EDGE_SPAN * cols
+                      and height <= EDGE_THIN * width)
+        if along_edge and len(order) > 1:
             continue
         marks.append(_Mark(x, y, width, height, area, [int(label)]))
     return marks, labels
@@ -236,7 +351,8 @@ def _stack(marks: list[_Mark]) -> list[_Mark]:
             gap = max(mark.y, other.y) - min(mark.bottom, other.bottom)
             height = max(mark.bottom, other.bottom) - min(mark.y, other.y)
             if (across >= 0.5 * min(mark.width, other.width)
-                    and gap <= 0.3 * max(mark.height, other.height)
+                    and -STACKED * min(mark.height, other.height) <= gap
+                    <= 0.3 * max(mark.height, other.height)
                     and (len(marks) < 3 or height <= 1.4 * max(typical, other.height))):
                 other.absorb(mark)
                 break
@@ -246,21 +362,24 @@ def _stack(marks: list[_Mark]) -> list[_Mark]:
 
 
 def _lines(marks: list[_Mark]) -> list[list[_Mark]]:
-    """Marks gathered into lines of writing by their vertical overlap, top to bottom; each line
-    left to right."""
-    lines: list[tuple[list[int], list[_Mark]]] = []
-    for mark in sorted(marks, key=lambda m: -m.height):
-        best, best_share = None, 0.0
-        for span, members in lines:
-            share = _overlap(mark.y, mark.bottom, *span) / max(min(mark.height, span[1] - span[0]), 1)
-            if share > best_share:
-                best, best_share = (span, members), share
-        if best is not None and best_share >= 0.5:
-            best[1].append(mark)
-        else:
-            lines.append(([mark.y, mark.bottom], [mark]))
-    lines.sort(key=lambda line: line[0][0] + line[0][1])
-    return [sorted(members, key=lambda m: m.x + m.width / 2) for _, members in lines]
+    """Marks gathered into lines of writing, top to bottom; each line left to right.
+
+    Lines are the bands of rows the marks cover, split where the rows between two bands stay
+    empty for a good share of the shorter band's height: a stroke broken by a faint pen leaves
+    a much smaller gap than the space between lines of writing.
+    """
+    bands: list[list[_Mark]] = []
+    top = bottom = 0
+    for mark in sorted(marks, key=lambda m: m.y):
+        if bands:
+            gap = mark.y - bottom
+            if gap < LINE_GAP * min(mark.height, bottom - top):
+                bands[-1].append(mark)
+                bottom = max(bottom, mark.bottom)
+                continue
+        bands.append([mark])
+        top, bottom = mark.y, mark.bottom
+    return [sorted(band, key=lambda m: m.x + m.width / 2) for band in bands]
 
 
 def _thin_points(profile: np.ndarray, line_height: int) -> list[int]:
@@ -285,8 +404,8 @@ def _thin_points(profile: np.ndarray, line_height: int) -> list[int]:
 class _Segment:
     left: int
     right: int
-    cut_before: bool
-    """Whether the segment begins where a mark was cut in two."""
+    cut_before: float
+    """How many strokes the cut that begins the segment crosses (0: it begins a mark)."""
 
 
 @dataclass(frozen=True)
@@ -305,23 +424,57 @@ class _Line:
         return self.ink.shape[0]
 
 
+def _cut_path(ink: np.ndarray, column: int, reach: int) -> np.ndarray:
+    """The top-to-bottom path through ``ink`` near ``column`` that crosses the least ink (a
+    step aside costs a little): where two touching digits part, even when they overlap. One
+    column per row."""
+    height, width = ink.shape
+    low, high = max(0, column - reach), min(width, column + reach + 1)
+    cost = ink[:, low:high].astype(np.float64) + 1e-3
+    total = cost[0].copy()
+    came = np.zeros(cost.shape, dtype=np.int64)
+    for row in range(1, height):
+        options = np.stack([np.r_[np.inf, total[:-1]] + SIDESTEP, total,
+                            np.r_[total[1:], np.inf] + SIDESTEP])
+        came[row] = np.argmin(options, axis=0) - 1
+        total = options[came[row] + 1, np.arange(len(total))] + cost[row]
+    path = np.zeros(height, dtype=np.int64)
+    path[-1] = int(np.argmin(total))
+    for row in range(height - 1, 0, -1):
+        path[row - 1] = path[row] + came[row, path[row]]
+    return path + low
+
+
 def _line(marks: list[_Mark], labels: np.ndarray, intensity: np.ndarray) -> _Line:
     top, bottom = min(m.y for m in marks), max(m.bottom for m in marks)
     left, right = min(m.x for m in marks), max(m.right for m in marks)
     window = labels[top:bottom, left:right]
+    ink = intensity[top:bottom, left:right]
     owner = np.zeros(window.shape, dtype=np.int32)
     segments: list[_Segment] = []
+    columns = np.arange(window.shape[1])
     for mark in marks:
         own = np.isin(window, mark.labels)
         x0, x1 = mark.x - left, mark.right - left
-        wide = mark.width > CUT_FROM * (bottom - top)
+        widest = CUT_FROM if len(marks) > 1 else CUT_ALONE_FROM
+        wide = mark.width > widest * (bottom - top)
         cuts = _thin_points(np.count_nonzero(own[:, x0:x1], axis=0), bottom - top) if wide else []
-        edges = [x0, *(x0 + cut for cut in cuts), x1]
-        for index, (start, stop) in enumerate(zip(edges, edges[1:], strict=False)):
-            segments.append(_Segment(start, stop, cut_before=index > 0))
-            columns = own[:, start:stop]
-            owner[:, start:stop][columns] = len(segments)
-    ink = np.where(owner > 0, intensity[top:bottom, left:right], 0.0).astype(np.float32)
+        piece = np.zeros(window.shape, dtype=np.int32)
+        mark_ink = np.where(own, ink, 0.0)
+        pen = max(stroke_width(own), 1.0)
+        crossed = [0.0]
+        for cut in cuts:
+            path = _cut_path(mark_ink, x0 + cut, int(CUT_REACH * (bottom - top)))
+            piece += columns[None, :] >= path[:, None]
+            crossed.append(float(mark_ink[np.arange(len(path)), path].sum()) / pen)
+        for index in range(len(cuts) + 1):
+            pixels = own & (piece == index)
+            spread = np.flatnonzero(pixels.any(0))
+            if not len(spread):
+                continue
+            segments.append(_Segment(int(spread[0]), int(spread[-1]) + 1, crossed[index]))
+            owner[pixels] = len(segments)
+    ink = np.where(owner > 0, ink, 0.0).astype(np.float32)
     return _Line(top, left, ink, owner, segments)
 
 
@@ -342,20 +495,26 @@ def _candidate(line: _Line, number: int, start: int,
     if not len(rows):
         return None
     after = line.segments[stop] if stop < len(line.segments) else None
-    cuts = run[0].cut_before + (after is not None and after.cut_before)
-    prior = -CUT_COST / 2 * cuts - WIDTH_COST * max(0.0, width / height - 1.0) ** 2
-    box = (line.left + left, line.top + int(rows[0]), width, int(rows[-1] - rows[0] + 1))
-    return Candidate(number, start, stop, box, prior), ink[rows[0]:rows[-1] + 1]
+    cut_strokes = run[0].cut_before + (after.cut_before if after is not None else 0.0)
+    tall = int(rows[-1] - rows[0] + 1)
+    box = (line.left + left, line.top + int(rows[0]), width, tall)
+    candidate = Candidate(number, start, stop, box, width / height, tall / height, cut_strokes)
+    return candidate, ink[rows[0]:rows[-1] + 1]
 
 
-def find_candidates(ink_mask: np.ndarray, intensity: np.ndarray, stroke: float) -> Layout:
+def find_candidates(ink: Ink) -> Layout:
     """Every run of segments that may be a digit, line by line, top to bottom."""
-    mask = remove_frames(remove_rules(ink_mask.copy()), stroke)
+    intensity = ink.intensity
+    mask = remove_rules(replace(ink, mask=remove_frames(ink.mask.copy(), ink.stroke)))
     marks, labels = _marks(mask)
     layout = Layout([], [], [])
     if not marks:
         return layout
-    for number, members in enumerate(_lines(_stack(marks))):
+    lines = _lines(_stack(marks))
+    tallest = max(max(m.bottom for m in members) - min(m.y for m in members) for members in lines)
+    lines = [members for members in lines
+             if max(m.bottom for m in members) - min(m.y for m in members) >= LINE_MIN * tallest]
+    for number, members in enumerate(lines):
         line = _line(members, labels, intensity)
         count = len(line.segments)
         for start in range(count):
@@ -373,26 +532,40 @@ def whole(intensity: np.ndarray) -> Layout:
     rows, cols = np.flatnonzero(intensity.any(1)), np.flatnonzero(intensity.any(0))
     box = (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
     crop = intensity[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    return Layout([Candidate(0, 0, 1, box, 0.0)], [crop], [1])
+    return Layout([Candidate(0, 0, 1, box)], [crop], [1])
 
 
 def best_reading(layout: Layout, scores: np.ndarray) -> list[list[int]]:
     """For each line, the candidates (indices into ``layout.candidates``) that partition its
-    segments with the highest total of ``scores`` (the network's log confidence) and priors."""
+    segments with the highest total of ``scores`` (how well each reads as a digit) and priors.
+
+    A segment may also be left out, at ``SKIP_COST``: a speck, a dash, or ink no candidate
+    reads at all.
+    """
     reading = []
-    for number, count in enumerate(layout.segments):
+    by_line: list[list[int]] = [[] for _ in layout.segments]
+    for index, candidate in enumerate(layout.candidates):
+        by_line[candidate.line].append(index)
+    for count, mine in zip(layout.segments, by_line, strict=True):
         best = np.full(count + 1, -np.inf)
         best[0] = 0.0
         choice = np.full(count + 1, -1)
-        mine = [i for i, c in enumerate(layout.candidates) if c.line == number]
-        for index in sorted(mine, key=lambda i: layout.candidates[i].stop):
-            candidate = layout.candidates[index]
-            value = best[candidate.start] + scores[index] + candidate.prior + DIGIT_BONUS
-            if value > best[candidate.stop]:
-                best[candidate.stop], choice[candidate.stop] = value, index
+        ending: list[list[int]] = [[] for _ in range(count + 1)]
+        for index in mine:
+            ending[layout.candidates[index].stop].append(index)
+        for stop in range(1, count + 1):
+            best[stop] = best[stop - 1] - SKIP_COST
+            for index in ending[stop]:
+                candidate = layout.candidates[index]
+                value = best[candidate.start] + scores[index] + candidate.prior + DIGIT_BONUS
+                if value > best[stop]:
+                    best[stop], choice[stop] = value, index
         chosen, stop = [], count
         while stop > 0:
             index = int(choice[stop])
+            if index < 0:
+                stop -= 1
+                continue
             chosen.append(index)
             stop = layout.candidates[index].start
         reading.append(chosen[::-1])

@@ -1,0 +1,133 @@
+"""Benchmark: reading whole handwritten numbers, against reading each picture as one digit.
+
+1. Renders numbers of 1 to 8 MNIST test digits on paper as phones see it (render_numbers.py,
+   fixed seed): uneven light, shadows, ruled and squared paper, boxes, light ink on a dark card,
+   JPEG for some.
+2. String accuracy (every digit right, none missing or extra) and digit accuracy (1 - edit
+   distance / length) of ``mnist-recognize`` against ``mnist-recognize --one-digit``, overall,
+   by condition and by length.
+3. The real-handwriting dev set (``../shared/devset``, read in place; skipped with a note when
+   absent): single digits, and the string accuracy of its scanned cheque amounts.
+
+    python bench/bench_numbers.py --checkpoint model.ckpt --data-dir ../shared/MNIST_data
+"""
+
+import argparse
+import csv
+import os
+import platform
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+import torchvision
+
+from mnist_cnn.recognition import Options, Recognizer
+
+from render_numbers import render_numbers_folder
+
+DEVSET = Path(__file__).resolve().parent.parent.parent / "shared" / "devset"
+
+
+def edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, left in enumerate(a, 1):
+        current = [i]
+        for j, right in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (left != right)))
+        previous = current
+    return previous[-1]
+
+
+def read_numbers(recognizer: Recognizer, paths: list[Path]) -> list[str]:
+    return [result.number for result in recognizer.read_paths(paths)]
+
+
+def scores(expected: list[str], read: list[str]) -> tuple[float, float]:
+    """String accuracy and digit accuracy, in percent."""
+    exact = sum(e == r for e, r in zip(expected, read, strict=True))
+    digits = sum(max(0, len(e) - edit_distance(e, r)) for e, r in zip(expected, read, strict=True))
+    return 100 * exact / len(expected), 100 * digits / sum(len(e) for e in expected)
+
+
+def breakdown(manifest: list[dict], read: list[str], key: str) -> str:
+    groups = defaultdict(lambda: [0, 0])
+    for entry, number in zip(manifest, read, strict=True):
+        group = groups[entry[key] if key != "length" else len(entry["number"])]
+        group[0] += entry["number"] == number
+        group[1] += 1
+    return ", ".join(f"{name} {100 * hits / total:.1f}% ({total})"
+                     for name, (hits, total) in sorted(groups.items()))
+
+
+def devset(recognizers: dict[str, Recognizer]) -> None:
+    if not (DEVSET / "labels.csv").is_file():
+        print(f"dev set: not found at {DEVSET}, skipped")
+        return
+    rows = list(csv.DictReader((DEVSET / "labels.csv").open()))
+    paths = [DEVSET / "images" / row["file"] for row in rows]
+    numbers = sorted((DEVSET / "numbers").glob("*.png"))
+    for name, recognizer in recognizers.items():
+        read = read_numbers(recognizer, paths)
+        right = sum(r == row["label"] for r, row in zip(read, rows, strict=True))
+        wrong = [f"{row['file']}->{r or '-'}" for r, row in zip(read, rows, strict=True)
+                 if r != row["label"]]
+        print(f"dev set, {name}: single digits {100 * right / len(rows):.2f} % "
+              f"({right}/{len(rows)}); wrong: {' '.join(wrong)}")
+        read = read_numbers(recognizer, numbers)
+        expected = [path.name.split("_")[0] for path in numbers]
+        exact, digit = scores(expected, read)
+        print(f"dev set, {name}: cheque amounts string accuracy {exact:.1f} % "
+              f"({round(exact * len(numbers) / 100)}/{len(numbers)}), digit accuracy "
+              f"{digit:.1f} %; read: {' '.join(read)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=Path("model.ckpt"))
+    parser.add_argument("--data-dir", default="../shared/MNIST_data")
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="keep the rendered pictures here")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--show-errors", action="store_true",
+                        help="list every number read wrong")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; python "
+          f"{platform.python_version()}, torch {torch.__version__}")
+    device = torch.device("cpu")
+    recognizers = {
+        "numbers": Recognizer.from_checkpoint(args.checkpoint, device),
+        "--one-digit": Recognizer.from_checkpoint(args.checkpoint, device,
+                                                  options=Options(one_digit=True)),
+    }
+    test = torchvision.datasets.MNIST(args.data_dir, train=False)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.out or Path(scratch) / "numbers"
+        manifest = render_numbers_folder(test.data.numpy(), test.targets.numpy(), folder,
+                                         args.count, seed=args.seed)
+        paths = [Path(entry["path"]) for entry in manifest]
+        expected = [entry["number"] for entry in manifest]
+        for name, recognizer in recognizers.items():
+            started = time.perf_counter()
+            read = [r.number for r in recognizer.read_paths(paths, workers=args.workers)]
+            seconds = time.perf_counter() - started
+            exact, digit = scores(expected, read)
+            print(f"{name}: string accuracy {exact:.1f} %, digit accuracy {digit:.1f} % on "
+                  f"{len(paths)} pictures ({len(paths) / seconds:.0f} pictures/s)")
+            print(f"  by condition: {breakdown(manifest, read, 'condition')}")
+            print(f"  by length: {breakdown(manifest, read, 'length')}")
+            print(f"  by spacing: {breakdown(manifest, read, 'spacing')}")
+            if name == "numbers" and args.show_errors:
+                for entry, number in zip(manifest, read, strict=True):
+                    if entry["number"] != number:
+                        print(f"    {entry['path']} {entry['condition']}: "
+                              f"{entry['number']} read {number}")
+    devset(recognizers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""Tell digits from everything else: letters, symbols, doodles, and the pieces and pairs that a
+wrong cut through a number makes.
+
+The ConvNet's softmax always names a digit, often confidently. Its penultimate features (the
+784 values before the last layer) say more: a small logistic head on them, fitted after
+training against generated outliers (*outlier exposure*, without touching the network), gives
+each 28x28 input a digit score in log-odds. The statistics it needs live in the checkpoint's
+sidecar, so ``model.ckpt`` stays the reference's plain state_dict; a checkpoint without them
+still reads digits, with rejection off.
+
+The outliers are made here, on the fly, from the training digits themselves and from pen
+strokes: halves, tops and bottoms of digits, two digits run together, a digit with a sliver of
+its neighbour, scribbles, simple shapes, and glyphs of other alphabets drawn by a font.
+"""
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mnist_cnn.normalization import DIGIT_BOX, MNIST_CENTRE, SIDE
+
+CANVAS = 56
+"""Outliers are drawn on this canvas, then normalized like any digit."""
+REJECT_DIGITS = 0.005
+"""The default threshold rejects this share of held-out training digits."""
+ALPHABETS = "ABCDEFGHJKLMNPQRTUVWXYZabdefhkmnpqrtuwxyzΓΔΘΛΞΠΣΦΨΩαβγδεζηθλμξπσφψωБГДЖИЙЛПФЦЧШЩЪЫЭЮЯбвгджзлфцшщыэюя#%&@$€£¥§¶+=*?!<>{}[]~"
+"""Glyphs that look like no digit (no O, I, S, Z, o, l, s or similar)."""
+
+
+def penultimate(model: torch.nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ConvNet's 784 features before its last layer, and its logits."""
+    features = model.layer2(model.layer1(inputs)).flatten(1)
+    return features, model.fc(features)
+
+
+def renormalize(images: torch.Tensor) -> torch.Tensor:
+    """MNIST's normalization for a batch of ink images ``(N, H, W)`` (white on black): crop to
+    the ink, long side to 20 px, centre of mass to the field's centre. Blank images stay
+    blank."""
+    count, height, width = images.shape
+    ink = images > 0.05
+    rows, cols = ink.any(2), ink.any(1)
+    span = torch.arange(height, device=images.device), torch.arange(width, device=images.device)
+    top = torch.where(rows, span[0], height).amin(1)
+    bottom = torch.where(rows, span[0], -1).amax(1)
+    left = torch.where(cols, span[1], width).amin(1)
+    right = torch.where(cols, span[1], -1).amax(1)
+    size = torch.maximum(bottom - top + 1, right - left + 1).clamp(min=1).float()
+    scale = DIGIT_BOX / size
+    mass = images.sum((1, 2)).clamp(min=1e-6)
+    centre_y = (images.sum(2) * span[0]).sum(1) / mass
+    centre_x = (images.sum(1) * span[1]).sum(1) / mass
+    # Output pixel (i, j) samples the input at centre + ((i, j) - MNIST centre) / scale.
+    theta = torch.zeros(count, 2, 3, device=images.device)
+    theta[:, 0, 0] = SIDE / (scale * width)
+    theta[:, 1, 1] = SIDE / (scale * height)
+    theta[:, 0, 2] = (2 * (centre_x + 0.5) / width - 1) - (
+        2 * (float(MNIST_CENTRE[1]) + 0.5) / SIDE - 1) * theta[:, 0, 0]
+    theta[:, 1, 2] = (2 * (centre_y + 0.5) / height - 1) - (
+        2 * (float(MNIST_CENTRE[0]) + 0.5) / SIDE - 1) * theta[:, 1, 1]
+    grid = F.affine_grid(theta, [count, 1, SIDE, SIDE], align_corners=False)
+    out = F.grid_sample(images.unsqueeze(1), grid, align_corners=False).squeeze(1)
+    peak = out.amax((1, 2), keepdim=True).clamp(min=1e-6)
+    return (out / peak).clamp(0, 1)
+
+
+def _on_canvas(digits: torch.Tensor) -> torch.Tensor:
+    """MNIST digits, twice as large, on the outlier canvas."""
+    return F.interpolate(digits.unsqueeze(1), size=(CANVAS, CANVAS), mode="bilinear",
+                         align_corners=False).squeeze(1)
+
+
+def _pieces(digits: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """What wrong cuts make of digits: a left, right, top or bottom part; two digits run
+    together; a digit with a sliver of its neighbour."""
+    big = _on_canvas(digits)
+    count = len(big)
+    out = torch.zeros_like(big)
+    kinds = rng.integers(0, 4, count)
+    shares = torch.from_numpy(rng.uniform(0.3, 0.7, count)).float()
+    columns = torch.arange(CANVAS).float()
+    keep_low = torch.from_numpy(rng.random(count) < 0.5)
+    partner = big[torch.from_numpy(rng.permutation(count))]
+    for index in range(count):
+        image, kind = big[index], int(kinds[index])
+        ink_cols = torch.nonzero(image.amax(0) > 0.05).flatten()
+        ink_rows = torch.nonzero(image.amax(1) > 0.05).flatten()
+        if not len(ink_cols):
+            continue
+        if kind in (0, 1):
+            lines, along = (ink_cols, 1) if kind == 0 else (ink_rows, 0)
+            cut = float(lines[0] + shares[index] * (lines[-1] - lines[0]))
+            side = (columns < cut) if keep_low[index] else (columns >= cut)
+            out[index] = image * (side[None, :] if along == 1 else side[:, None])
+        else:
+            other = partner[index]
+            other_cols = torch.nonzero(other.amax(0) > 0.05).flatten()
+            if not len(other_cols):
+                continue
+            overlap = int(rng.integers(-6, 5))
+            shift = int(ink_cols[-1] - other_cols[0]) + 1 + overlap
+            moved = torch.roll(other, shifts=shift, dims=1)
+            moved[:, :max(0, min(CANVAS, shift))] = 0
+            if kind == 3:
+                sliver = int(other_cols[0]) + shift + int(shares[index] * 0.6
+                                                          * (other_cols[-1] - other_cols[0]))
+                moved[:, max(0, sliver):] = 0
+            out[index] = torch.maximum(image, moved)
+    return out
+
+
+def _strokes(count: int, rng: np.random.Generator) -> torch.Tensor:
+    """Pen strokes that are no digit: scribbles, zigzags, shapes, crosses and stars."""
+    images = np.zeros((count, CANVAS, CANVAS), dtype=np.uint8)
+    for image in images:
+        pen = int(rng.integers(2, 6))
+        kind = int(rng.integers(0, 6))
+        centre = rng.uniform(18, 38, 2)
+        radius = rng.uniform(10, 24)
+        if kind == 0:
+            points = rng.uniform(6, 50, (int(rng.integers(4, 9)), 2))
+        elif kind == 1:
+            steps = int(rng.integers(3, 7))
+            xs = np.linspace(8, 48, steps)
+            points = np.stack([xs, 28 + rng.choice([-1, 1]) * radius * (np.arange(steps) % 2 - 0.5)],
+                              axis=1)
+        elif kind == 2:
+            sides = int(rng.integers(3, 7))
+            angles = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(sides + 1) / sides
+            points = centre + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        elif kind == 3:
+            arms = int(rng.integers(2, 5))
+            for arm in range(arms):
+                angle = np.pi * arm / arms + rng.uniform(-0.2, 0.2)
+                end = radius * np.array([np.cos(angle), np.sin(angle)])
+                cv2.line(image, tuple(int(v) for v in centre - end),
+                         tuple(int(v) for v in centre + end), 255, pen)
+            continue
+        elif kind == 4:
+            turns = rng.uniform(1.5, 3)
+            angles = np.linspace(0, 2 * np.pi * turns, 40)
+            points = centre + (radius * angles / angles[-1])[:, None] * np.stack(
+                [np.cos(angles), np.sin(angles)], axis=1)
+        else:
+            cv2.rectangle(image, (int(centre[0] - radius), int(centre[1] - radius * 0.8)),
+                          (int(centre[0] + radius), int(centre[1] + radius * 0.8)), 255, pen)
+            cv2.line(image, (int(centre[0] - radius), int(centre[1] - radius * 0.8)),
+                     (int(centre[0] + radius), int(centre[1] + radius * 0.8)), 255, pen)
+            continue
+        cv2.polylines(image, [points.astype(np.int32)], False, 255, pen, cv2.LINE_AA)
+    return torch.from_numpy(images).float() / 255
+
+
+def _glyphs(count: int, rng: np.random.Generator) -> torch.Tensor:
+    """Letters of other alphabets and symbols, drawn by the font Pillow ships, slanted and
+    thickened at random like handwriting."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    fonts = {}
+    images = np.zeros((count, CANVAS, CANVAS), dtype=np.uint8)
+    for index in range(count):
+        size = int(rng.integers(28, 40))
+        font = fonts.setdefault(size, ImageFont.load_default(size=size))
+        canvas = Image.new("L", (CANVAS, CANVAS), 0)
+        ImageDraw.Draw(canvas).text((8, 4), str(rng.choice(list(ALPHABETS))), font=font, fill=255)
+        shear = rng.uniform(-0.3, 0.3)
+        warp = np.float32([[1, shear, -shear * CANVAS / 2], [0, 1, 0]])
+        image = cv2.warpAffine(np.asarray(canvas), warp, (CANVAS, CANVAS))
+        pen = int(rng.integers(1, 4))
+        images[index] = cv2.dilate(image, np.ones((pen, pen), np.uint8))
+    return torch.from_numpy(images).float() / 255
+
+
+def outliers(digits: torch.Tensor, count: int, seed: int = 0) -> torch.Tensor:
+    """``count`` normalized 28x28 outliers: half made from ``digits`` (float, white on black),
+    a quarter strokes and shapes, a quarter glyphs."""
+    rng = np.random.default_rng(seed)
+    chosen = digits[torch.from_numpy(rng.integers(0, len(digits), count // 2))]
+    parts = [_pieces(chosen, rng), _strokes(count // 4, rng), _glyphs(count - count // 2
+                                                                      - count // 4, rng)]
+    return renormalize(torch.cat(parts))
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A digit score for 28x28 inputs: log-odds that an input is a digit, from the ConvNet's
+    penultimate features (standardized, then a logistic head). ``threshold``: below it an
+    input is not a digit."""
+
+    mean: torch.Tensor
+    scale: torch.Tensor
+    weights: torch.Tensor
+    bias: float
+    threshold: float
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        return ((features - self.mean) / self.scale) @ self.weights + self.bias
+
+    def as_json(self) -> dict:
+        return {
+            "method": "logistic head on the penultimate features, fitted against generated "
+                      "outliers",
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "weights": self.weights.tolist(),
+            "bias": self.bias,
+            "threshold": self.threshold,
+        }
+
+    @classmethod
+    def from_json(cls, record: dict) -> "Rejection":
+        """Raises ``ValueError`` (or ``KeyError``/``TypeError``) for a malformed record."""
+        mean, scale, weights = (torch.tensor(record[key], dtype=torch.float32)
+                                for key in ("mean", "scale", "weights"))
+        if not (mean.shape == scale.shape == weights.shape == (FEATURES,)):
+            raise ValueError(f"rejection statistics for {FEATURES} features expected")
+        values = torch.cat([mean, scale, weights])
+        bias, threshold = float(record["bias"]), float(record["threshold"])
+        if not (torch.isfinite(values).all() and math.isfinite(bias) and math.isfinite(threshold)
+                and (scale > 0).all()):
+            raise ValueError("rejection statistics are not finite")
+        return cls(mean, scale, weights, bias, threshold)
+
+
+FEATURES = 16 * 7 * 7
+
+
+@torch.no_grad()
+def _features(model: torch.nn.Module, inputs: torch.Tensor, batch: int = 4096) -> torch.Tensor:
+    return torch.cat([penultimate(model, inputs[i:i + batch].unsqueeze(1))[0]
+                      for i in range(0, len(inputs), batch)])
+
+
+def fit_rejection(model: torch.nn.Module, digits: torch.Tensor, count: int = 12_000,
+                  seed: int = 0) -> Rejection:
+    """Fit the digit score of a trained ``model`` against outliers made from ``digits``
+    (uint8 ``(N, 28, 28)``, the training images), on the model's device."""
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(digits), generator=generator)[:count + count // 4]
+    chosen = digits[order.to(digits.device)].float().div(255).cpu()
+    inputs = renormalize(chosen)
+    fit_digits, held_out = inputs[:count], inputs[count:]
+    others = outliers(chosen[:count], count, seed)
+    model.eval()
+    positive = _features(model, fit_digits.to(device)).cpu()
+    negative = _features(model, others.to(device)).cpu()
+    features = torch.cat([positive, negative])
+    labels = torch.cat([torch.ones(len(positive)), torch.zeros(len(negative))])
+    mean, scale = features.mean(0), features.std(0) + 1e-3
+    standard = (features - mean) / scale
+    weights = torch.zeros(FEATURES, requires_grad=True)
+    bias = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weights, bias], max_iter=100, line_search_fn="strong_wolfe")
+
+    def loss() -> torch.Tensor:
+        optimizer.zero_grad()
+        value = F.binary_cross_entropy_with_logits(standard @ weights + bias, labels)
+        value = value + 1e-3 * weights.square().sum()
+        value.backward()
+        return value
+
+    optimizer.step(loss)
+    rejection = Rejection(mean, scale, weights.detach(), float(bias), 0.0)
+    held = rejection.score(_features(model, held_out.to(device)).cpu())
+    threshold = float(torch.quantile(held, REJECT_DIGITS))
+    return Rejection(mean, scale, weights.detach(), float(bias), threshold)
