@@ -155,16 +155,14 @@ def render_result(result: Recognition) -> str:
     if result.error:
         return _panel("error", '<span class="mnist-error">could not read it</span>',
                       f'<div class="mnist-note mnist-error">{html.escape(result.error)}</div>')
-    rejected = list(getattr(result, "rejected", None) or [])
+    rejected = result.rejected
     marks = "".join(
         '<div class="mnist-digit">'
         + (_input_image(mark.network_input, "28x28 network input of a mark that is not a digit")
-           if getattr(mark, "network_input", None) is not None else "")
-        + '<div class="mnist-note">not a digit'
-        + (f" (closest: {mark.closest})" if getattr(mark, "closest", None) is not None else "")
-        + "</div></div>"
+           if mark.network_input is not None else "")
+        + f'<div class="mnist-note">not a digit (closest: {mark.closest})</div></div>'
         for mark in rejected)
-    if getattr(result, "not_digit", False):
+    if result.not_digit:
         return _panel("not-digit", "not a digit",
                       '<div class="mnist-note">What is drawn does not look like a digit to the '
                       f'network.</div><div class="mnist-digits">{marks}</div>')

@@ -21,6 +21,8 @@ def number_type(convert: Callable[[str], Number], low: Number | None = None,
     """An argparse ``type=``: ``convert`` the text, then require a finite value in range."""
     if above is not None:
         requirement = f"greater than {above}"
+    elif low is None and high is None:
+        requirement = "a finite number"
     elif high is None:
         requirement = f"at least {low}"
     else:
@@ -44,6 +46,7 @@ def number_type(convert: Callable[[str], Number], low: Number | None = None,
 
 positive_int = number_type(int, low=1)
 positive_float = number_type(float, above=0)
+finite_float = number_type(float)
 
 
 def device_name(text: str) -> str:

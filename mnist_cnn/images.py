@@ -33,7 +33,8 @@ def _open_error(name: str, path: Path | None, error: BaseException) -> ImageErro
     if path is not None and (isinstance(error, IsADirectoryError) or path.is_dir()):
         reason = "is a directory, not an image"
     elif isinstance(error, FileNotFoundError):
-        reason = "broken symbolic link" if path is not None and path.is_symlink() else "no such file"
+        broken_link = path is not None and path.is_symlink()
+        reason = "broken symbolic link" if broken_link else "no such file"
     elif isinstance(error, PermissionError):
         reason = "permission denied"
     elif isinstance(error, UnidentifiedImageError):
@@ -77,7 +78,7 @@ def _grayscale(image: Image.Image) -> Image.Image:
 def reduction_factor(width: int, height: int) -> int:
     """The whole-number factor that brings an image down to the working size (1: keep it)."""
     by_area = math.sqrt(width * height / WORK_AREA)
-    return max(1, math.floor(max(by_area, max(width, height) / WORK_SIDE)))
+    return max(1, round(max(by_area, max(width, height) / WORK_SIDE)))
 
 
 def _reduce(gray: Image.Image) -> Image.Image:

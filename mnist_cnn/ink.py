@@ -17,9 +17,10 @@ MIN_CONTRAST = 0.08
 BLANK_NOISE_RATIO = 6
 """... and by this many times the paper's noise level..."""
 BLANK_SPREAD = 7.2
-"""... and stand out from the paper's contrast by this many times its spread, both read from
-the lowest third of the picture's contrast, which is paper even where ink covers half (pure
-noise reaches 6.6; real ink 7.8 on a patterned cheque, over 28 on the dev set's digits)."""
+"""... and, in pictures of ``SMOOTH_FROM`` px or more, stand out from the paper's contrast by
+this many times its spread, both read from the lowest third of the picture's contrast, which is
+paper even where ink covers half (pure noise reaches 6.6; real ink 7.8 on a patterned cheque,
+over 28 on the dev set's digits)."""
 SMOOTH_FROM = 48
 """Images at least this large are blurred a little before finding ink, against noise and grain;
 smaller ones are usually clean drawings whose thin strokes blurring would fade."""
@@ -32,6 +33,9 @@ printed pattern (a cheque's) or paper texture, and only ink nearer the strokes' 
 WEAK = 0.7
 """... this share of Otsu's split between the faint marks and the strokes. Otherwise all ink
 that stands out counts, when it touches a stroke (hysteresis)."""
+CLEAR_BORDER = 0.3
+"""Otsu's brighter class covering this much more (or less) than half the border settles the
+polarity at once."""
 LIGHTING_SPAN = 0.5
 """The lighting is the median over squares this share of the picture's short side."""
 LIGHTING_SIDE = 96
@@ -103,20 +107,36 @@ def flatten(gray: np.ndarray) -> np.ndarray:
     return gray - lighting
 
 
-def _dark_on_light(flat: np.ndarray) -> bool:
-    """Polarity of a flattened picture from Otsu's brighter class: the paper covers most of the
-    border. A tightly cropped digit can touch the border, so an undecided border defers to
-    whichever class covers most of the picture."""
-    bright = flat > otsu_threshold(flat)
-    border_share = float(bright[_border(bright.shape)].mean())
-    if abs(border_share - 0.5) > 0.15:
-        return border_share > 0.5
+def _dark_on_light(gray: np.ndarray) -> bool:
+    """Polarity from Otsu's brighter class: the paper covers most of the border. A tightly
+    cropped digit can touch the border, so an undecided border defers to the corners (even a
+    fat 8 leaves them), and then to whichever class covers most of the picture."""
+    share, bright = _border_share(gray)
+    if abs(share - 0.5) > 0.15:
+        return share > 0.5
+    corners = int(bright[0, 0]) + int(bright[0, -1]) + int(bright[-1, 0]) + int(bright[-1, -1])
+    if corners != 2:
+        return corners > 2
     return float(bright.mean()) > 0.5
 
 
-def ink_is_dark(gray: np.ndarray) -> bool:
-    """Whether the ink is darker than the paper, whatever the lighting."""
-    return _dark_on_light(flatten(gray))
+def _border_share(gray: np.ndarray) -> tuple[float, np.ndarray]:
+    """How much of the border Otsu's brighter class covers, and that class."""
+    bright = gray > otsu_threshold(gray)
+    return float(bright[_border(bright.shape)].mean()), bright
+
+
+def ink_is_dark(gray: np.ndarray, flat: np.ndarray | None = None) -> bool:
+    """Whether the ink is darker than the paper, whatever the lighting.
+
+    A border all of one class decides at once. Otherwise the lighting may be what splits it (a
+    shadow over part of the page), so the flattened picture (``flatten``) decides; small
+    pictures, which are no photos of a page, keep the plain rule.
+    """
+    share, _ = _border_share(gray)
+    if abs(share - 0.5) > CLEAR_BORDER or min(gray.shape) < SMOOTH_FROM:
+        return _dark_on_light(gray)
+    return _dark_on_light(flatten(gray) if flat is None else flat)
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -140,6 +160,12 @@ def paper_level(image: np.ndarray, pen: float) -> np.ndarray:
     size = _odd(min(max(PEN_SPAN * pen, 5), max(5, min(image.shape) / 2)))
     square = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
     return cv2.morphologyEx(image, cv2.MORPH_OPEN, square, borderType=cv2.BORDER_REPLICATE)
+
+
+def _sample(values: np.ndarray) -> np.ndarray:
+    """A regular subsample of about ``NOISE_SAMPLES`` values, for quantiles."""
+    every = max(1, int((values.size / NOISE_SAMPLES) ** 0.5))
+    return values[::every, ::every]
 
 
 def _noise(image: np.ndarray, paper: np.ndarray, lag: int) -> float:
@@ -170,7 +196,7 @@ def _ink_on_paper(gray: np.ndarray, ignore: np.ndarray | None = None) -> Ink | N
     lag = 3 if min(gray.shape) >= SMOOTH_FROM else 1
     smooth = cv2.GaussianBlur(gray, (3, 3), 0.8) if lag == 3 else gray
     flat = flatten(smooth)
-    dark_ink = _dark_on_light(flat)
+    dark_ink = ink_is_dark(smooth, flat)
     if dark_ink:
         gray, smooth, flat = 1.0 - gray, 1.0 - smooth, -flat
     rough = flat > otsu_threshold(flat)
@@ -181,9 +207,9 @@ def _ink_on_paper(gray: np.ndarray, ignore: np.ndarray | None = None) -> Ink | N
     paper = ~near_ink if ignore is None else ~(near_ink | ignore)
     noise = _noise(smooth / light if dark_ink else smooth, paper, lag)
     peak = float(contrast.max())
-    q05, q30 = np.quantile(contrast, [0.05, 0.3])
+    q05, q30 = np.quantile(_sample(contrast), [0.05, 0.3])
     if (peak < max(MIN_CONTRAST, BLANK_NOISE_RATIO * noise)
-            or peak - q30 < BLANK_SPREAD * (q30 - q05) / 1.12):
+            or (lag > 1 and peak - q30 < BLANK_SPREAD * (q30 - q05) / 1.12)):
         return None
     low, high = max(0.15 * peak, 3 * noise), 0.6 * peak
     marks = contrast >= low
@@ -203,19 +229,20 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return (outside[1:-1, 1:-1] != 2) | mask
 
 
-def _panels(gray: np.ndarray) -> list[tuple[slice, slice, np.ndarray]]:
+def _panels(gray: np.ndarray,
+            min_side: int = SMOOTH_FROM // 2) -> list[tuple[slice, slice, np.ndarray]]:
     """Cards of other paper on the page: a dark card pasted on a white page (or a white one on
     a dark page), written on in the opposite polarity. A card is a large solid region of the
     page's opposite class (Otsu's), holding writing as holes; a digit is never that solid and
     that holed at once, and a shadow holds no holes."""
-    page_is_light = _dark_on_light(gray - float(np.median(gray)))
+    page_is_light = _dark_on_light(gray)
     other = gray < otsu_threshold(gray) if page_is_light else gray > otsu_threshold(gray)
     other = cv2.morphologyEx(other.view(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(other, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(other, connectivity=8)
     panels = []
     for label in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= PANEL_AREA * gray.size):
         x, y, width, height, area = stats[label]
-        if label == 0 or min(width, height) < SMOOTH_FROM // 2:
+        if label == 0 or min(width, height) < min_side:
             continue
         rows, cols = slice(y, y + height), slice(x, x + width)
         own = labels[rows, cols] == label
@@ -229,6 +256,16 @@ def _panels(gray: np.ndarray) -> list[tuple[slice, slice, np.ndarray]]:
     return panels
 
 
+def _may_hold_panel(gray: np.ndarray) -> bool:
+    """``_panels`` on a copy reduced to about ``LIGHTING_SIDE``: a cheap test first."""
+    factor = max(1, max(gray.shape) // LIGHTING_SIDE)
+    if factor == 1:
+        return True
+    small = cv2.resize(gray, (gray.shape[1] // factor, gray.shape[0] // factor),
+                       interpolation=cv2.INTER_AREA)
+    return bool(_panels(small, min_side=SMOOTH_FROM // (2 * factor)))
+
+
 def find_ink(gray: np.ndarray) -> Ink | None:
     """The ink of a grayscale picture (1 = white), or ``None`` when nothing stands out.
 
@@ -239,7 +276,7 @@ def find_ink(gray: np.ndarray) -> Ink | None:
         return None
     if min(gray.shape) < 3:
         gray = np.pad(gray, 2, mode="edge")
-    panels = _panels(gray) if min(gray.shape) >= SMOOTH_FROM else []
+    panels = _panels(gray) if min(gray.shape) >= SMOOTH_FROM and _may_hold_panel(gray) else []
     page, cards = gray.copy(), np.zeros(gray.shape, dtype=bool)
     for rows, cols, card in panels:
         page[rows, cols][card] = float(np.median(gray[_border(gray.shape)]))

@@ -40,6 +40,8 @@ def _title(result: Recognition) -> tuple[str, str]:
         return "unreadable", "red"
     if result.blank:
         return "no digit", "gray"
+    if result.not_digit:
+        return "not a digit", "purple"
     if len(result.digits) == 1:
         text = f"predict: {result.digit} ({100 * result.confidence:.0f}%)"
     else:
@@ -57,7 +59,8 @@ def _input_strip(result: Recognition) -> np.ndarray | None:
 
 
 def _draw_boxes(axis, result: Recognition) -> None:
-    """A rectangle around every digit found, labelled with the digit read."""
+    """A rectangle around every digit found, labelled with the digit read; dotted around
+    marks that are not digits."""
     from matplotlib.patches import Rectangle
 
     for reading in result.digits:
@@ -67,6 +70,10 @@ def _draw_boxes(axis, result: Recognition) -> None:
                                  edgecolor=colour))
         if len(result.digits) > 1:
             axis.text(x, y - 1, str(reading.digit), color=colour, fontsize=6, va="bottom")
+    for mark in result.rejected:
+        x, y, width, height = (value * result.scale for value in mark.box)
+        axis.add_patch(Rectangle((x - 0.5, y - 0.5), width, height, fill=False, lw=1,
+                                 edgecolor="purple", linestyle=":"))
 
 
 def prediction_grid(results: Sequence[Recognition], path: Path | None = None, show: bool = False,

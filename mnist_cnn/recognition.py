@@ -28,6 +28,7 @@ from mnist_cnn.errors import ImageError, UsageError
 from mnist_cnn.images import decode_bytes, read_grayscale, to_gray
 from mnist_cnn.ink import find_ink
 from mnist_cnn.normalization import SIDE, normalize, plain_input
+from mnist_cnn.rejection import Rejection, load_rejection, penultimate
 from mnist_cnn.segmentation import Layout, best_reading, find_candidates, whole
 
 IMAGE_SUFFIXES = frozenset({
@@ -35,6 +36,10 @@ IMAGE_SUFFIXES = frozenset({
 })
 PREPROCESS_MODES = ("mnist", "plain")
 BATCH_SIZE = 512
+DIGIT_SCORE_WEIGHT = 0.5
+DIGIT_SCORE_RANGE = (-8.0, 2.0)
+"""How much the digit score counts, beside the network's confidence, when choosing how to cut
+a line into digits (a piece of a digit, or two run together, reads less like one)."""
 PARALLEL_FROM = 64
 """Fewer files than this are prepared in-process: starting workers would cost more than it saves."""
 
@@ -71,6 +76,8 @@ class DigitReading:
     top_k: list[tuple[int, float]]
     uncertain: bool
     box: tuple[int, int, int, int]
+    score: float | None = None
+    """The digit score (log-odds that this is a digit at all); ``None`` with rejection off."""
     network_input: np.ndarray | None = None
 
     def as_json(self) -> dict:
@@ -80,7 +87,22 @@ class DigitReading:
             "top_k": [{"digit": digit, "confidence": p} for digit, p in self.top_k],
             "uncertain": self.uncertain,
             "box": list(self.box),
+            "score": self.score,
         }
+
+
+@dataclass
+class RejectedMark:
+    """A mark that is not a digit (a letter, a symbol, a doodle, a dash in a number): where it
+    is, the digit it looks most like, and its digit score (log-odds; lower: less like one)."""
+
+    box: tuple[int, int, int, int]
+    closest: int
+    score: float
+    network_input: np.ndarray | None = None
+
+    def as_json(self) -> dict:
+        return {"box": list(self.box), "closest": self.closest, "score": self.score}
 
 
 @dataclass
@@ -91,6 +113,8 @@ class Recognition:
     path: str
     digits: list[DigitReading] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    rejected: list[RejectedMark] = field(default_factory=list)
+    """Marks left out because they are not digits."""
     blank: bool = False
     error: str | None = None
     preview: np.ndarray | None = None
@@ -101,6 +125,11 @@ class Recognition:
     def number(self) -> str:
         """The digits read, one group per line of writing; ``""`` when none."""
         return " ".join(self.lines)
+
+    @property
+    def not_digit(self) -> bool:
+        """Marks were found, and none of them is a digit."""
+        return bool(self.rejected) and not self.digits
 
     @property
     def digit(self) -> int | None:
@@ -131,6 +160,8 @@ class Recognition:
             "error": self.error,
             "number": self.number,
             "digits": [d.as_json() for d in self.digits],
+            "not_digit": self.not_digit,
+            "rejected": [mark.as_json() for mark in self.rejected],
         }
         if len(self.lines) > 1:
             record["lines"] = list(self.lines)
@@ -171,10 +202,7 @@ def prepare_gray(gray: np.ndarray, scale: float, options: Options,
     ink = find_ink(gray)
     if ink is None:
         return Prepared(None, None, scale, preview)
-    if options.one_digit:
-        layout = whole(ink.intensity)
-    else:
-        layout = find_candidates(ink)
+    layout = whole(ink.intensity) if options.one_digit else find_candidates(ink)
     inputs = [normalize(crop) for crop in layout.inks]
     if not layout.candidates or all(pixels is None for pixels in inputs):
         return Prepared(None, None, scale, preview)
@@ -218,24 +246,37 @@ class Recognizer:
     """The trained network and the settings for reading pictures with it.
 
     ``threshold``: below this softmax confidence a digit is marked ``uncertain``;
-    ``top_k``: how many likely digits each reading lists.
+    ``top_k``: how many likely digits each reading lists; ``rejection``: the digit score
+    (``None``: every mark is read as a digit); ``reject_threshold``: below this digit score a
+    mark is not a digit (default: the one fitted with the score).
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device, *, top_k: int = 1,
-                 threshold: float = 0.5, options: Options = Options()) -> None:
+                 threshold: float = 0.5, options: Options = Options(),
+                 rejection: Rejection | None = None,
+                 reject_threshold: float | None = None) -> None:
         self.model = model.to(device).eval()
         self.device = device
         self.top_k = top_k
         self.threshold = threshold
         self.options = options
+        self.rejection = rejection
+        self.reject_threshold = (reject_threshold if reject_threshold is not None
+                                 else rejection.threshold if rejection is not None else None)
         self.notes: list[str] = []
         """One-line remarks about the settings in force, for the user."""
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: Path, device: torch.device,
+    def from_checkpoint(cls, checkpoint: Path, device: torch.device, reject: bool = True,
                         **settings) -> "Recognizer":
-        """Load ``checkpoint`` (raises ``CheckpointError`` with a one-line reason)."""
-        return cls(load_model(checkpoint, device), device, **settings)
+        """Load ``checkpoint`` and, with ``reject``, the digit score from its sidecar (raises
+        ``CheckpointError`` with a one-line reason; a missing score is only a note)."""
+        model = load_model(checkpoint, device)
+        rejection, note = load_rejection(checkpoint) if reject else (None, None)
+        recognizer = cls(model, device, rejection=rejection, **settings)
+        if note:
+            recognizer.notes.append(note)
+        return recognizer
 
     def read_paths(self, paths: Sequence[Path], keep_images: int = 0,
                    workers: int | None = None,
@@ -284,7 +325,10 @@ class Recognizer:
         ready = [prepared.inputs for _, prepared in batch if prepared.inputs is not None]
         if ready:
             inputs = torch.from_numpy(np.concatenate(ready)).unsqueeze(1).to(self.device)
-            log_probabilities = F.log_softmax(self.model(inputs), dim=1).cpu()
+            features, logits = penultimate(self.model, inputs)
+            log_probabilities = F.log_softmax(logits, dim=1).cpu()
+            digit_scores = (None if self.rejection is None
+                            else self.rejection.score(features.cpu(), logits.cpu()))
         results, row = [], 0
         for name, prepared in batch:
             result = Recognition(name, error=prepared.error, preview=prepared.preview,
@@ -292,34 +336,37 @@ class Recognizer:
                                  blank=prepared.error is None and prepared.inputs is None)
             if prepared.inputs is not None:
                 count = len(prepared.inputs)
-                self._read_digits(result, prepared, log_probabilities[row:row + count])
+                scores = None if digit_scores is None else digit_scores[row:row + count]
+                self._read_digits(result, prepared, log_probabilities[row:row + count], scores)
                 row += count
             results.append(result)
         return results
 
     def _read_digits(self, result: Recognition, prepared: Prepared,
-                     log_probabilities: torch.Tensor) -> None:
+                     log_probabilities: torch.Tensor, digit_scores: torch.Tensor | None) -> None:
         layout = prepared.layout
-        best, _ = log_probabilities.max(dim=1)
-        chosen_lines = best_reading(layout, best.numpy())
+        confidence = log_probabilities.max(dim=1).values
+        if digit_scores is not None:
+            confidence = confidence + DIGIT_SCORE_WEIGHT * digit_scores.clamp(*DIGIT_SCORE_RANGE)
         probabilities = log_probabilities.exp()
-        confidences, order = probabilities.topk(self.top_k, dim=1)
-        for line in chosen_lines:
+        best, order = probabilities.topk(self.top_k, dim=1)
+        for line in best_reading(layout, confidence.numpy()):
             digits = []
             for index in line:
                 candidate = layout.candidates[index]
                 top_k = [(int(d), float(p)) for d, p in zip(order[index].tolist(),
-                                                            confidences[index].tolist(),
-                                                            strict=True)]
-                x, y, width, height = candidate.box
-                box = tuple(round(value / prepared.scale) for value in (x, y, width, height))
-                reading = DigitReading(
+                                                            best[index].tolist(), strict=True)]
+                box = tuple(round(value / prepared.scale) for value in candidate.box)
+                pixels = prepared.inputs[index] if prepared.preview is not None else None
+                score = None if digit_scores is None else float(digit_scores[index])
+                if score is not None and score < self.reject_threshold:
+                    result.rejected.append(RejectedMark(box, top_k[0][0], score, pixels))
+                    continue
+                digits.append(DigitReading(
                     digit=top_k[0][0], confidence=top_k[0][1], top_k=top_k,
-                    uncertain=top_k[0][1] < self.threshold, box=box,
-                    network_input=prepared.inputs[index] if prepared.preview is not None
-                    else None)
-                digits.append(reading)
+                    uncertain=top_k[0][1] < self.threshold, box=box, score=score,
+                    network_input=pixels))
             if digits:
                 result.digits.extend(digits)
                 result.lines.append("".join(str(d.digit) for d in digits))
-        result.blank = not result.digits
+        result.blank = not result.digits and not result.rejected

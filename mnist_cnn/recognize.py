@@ -5,7 +5,13 @@ import json
 import sys
 from pathlib import Path
 
-from mnist_cnn.cli import add_common_arguments, number_type, positive_int, run_command
+from mnist_cnn.cli import (
+    add_common_arguments,
+    finite_float,
+    number_type,
+    positive_int,
+    run_command,
+)
 from mnist_cnn.device import select_device
 from mnist_cnn.recognition import (
     PREPROCESS_MODES,
@@ -42,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also list the K most likely digits (1-10, default 1)")
     parser.add_argument("--threshold", type=probability, default=0.5,
                         help="below this confidence an answer is marked uncertain (default 0.5)")
+    parser.add_argument("--reject-threshold", type=finite_float, metavar="S", default=None,
+                        help="digit score (log-odds) below which a mark is not a digit "
+                             "(default: the one fitted by mnist-train; lower rejects less)")
+    parser.add_argument("--no-reject", action="store_true",
+                        help="read every mark as a digit, as a plain 10-class network would")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON document with every result instead of lines")
     parser.add_argument("--show", action="store_true", help="open a window with the grid")
@@ -61,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 def describe(result: Recognition) -> str:
     if result.blank:
         return f"{result.path}: no digit found (blank, or no ink that stands out)"
+    if result.not_digit:
+        closest = ", ".join(str(mark.closest) for mark in result.rejected)
+        return f"{result.path}: not a digit (closest: {closest})"
     if len(result.digits) == 1:
         line = f"{result.path}: {result.digit} ({100 * result.confidence:.1f}%)"
     else:
@@ -70,6 +84,10 @@ def describe(result: Recognition) -> str:
         line += " uncertain"
     if len(result.top_k) > 1:
         line += "  [" + ", ".join(f"{d} {100 * p:.1f}%" for d, p in result.top_k) + "]"
+    if result.rejected:
+        marks = len(result.rejected)
+        line += f"; left out {marks} mark{'s' * (marks > 1)} that {'are' if marks > 1 else 'is'} " \
+                "not a digit"
     return line
 
 
@@ -94,8 +112,10 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.paths)
     device = select_device(args.device)
     options = Options(one_digit=args.one_digit, preprocess=args.preprocess)
-    recognizer = Recognizer.from_checkpoint(args.checkpoint, device, top_k=args.top_k,
-                                            threshold=args.threshold, options=options)
+    recognizer = Recognizer.from_checkpoint(args.checkpoint, device, reject=not args.no_reject,
+                                            top_k=args.top_k, threshold=args.threshold,
+                                            options=options,
+                                            reject_threshold=args.reject_threshold)
     for note in recognizer.notes:
         print(f"{PROGRAM}: note: {note}", file=sys.stderr)
     draw, show = grid_plan(args)

@@ -13,8 +13,10 @@ strokes: halves, tops and bottoms of digits, two digits run together, a digit wi
 its neighbour, scribbles, simple shapes, and glyphs of other alphabets drawn by a font.
 """
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -25,10 +27,18 @@ from mnist_cnn.normalization import DIGIT_BOX, MNIST_CENTRE, SIDE
 
 CANVAS = 56
 """Outliers are drawn on this canvas, then normalized like any digit."""
-REJECT_DIGITS = 0.005
+REJECT_DIGITS = 0.002
+HEAD_EPOCHS = 10
 """The default threshold rejects this share of held-out training digits."""
-ALPHABETS = "ABCDEFGHJKLMNPQRTUVWXYZabdefhkmnpqrtuwxyzΓΔΘΛΞΠΣΦΨΩαβγδεζηθλμξπσφψωБГДЖИЙЛПФЦЧШЩЪЫЭЮЯбвгджзлфцшщыэюя#%&@$€£¥§¶+=*?!<>{}[]~"
-"""Glyphs that look like no digit (no O, I, S, Z, o, l, s or similar)."""
+LATIN = "ACDEFHKMNPRTUVWXYacefhkmnrtuvwxy"
+GREEK = "ΓΔΛΞΠΣΦΨΩαβγεζηλμξπσφψω"
+CYRILLIC = "ГДЖИЙЛПФЦШЩЪЫЭЮЯвгджлфцшщыэюя"
+ARMENIAN = "ԱԲԳԴԵԶԷԸԹԺԻԽԾԿՀՁՂՃՄՅՆՇՈՉՊՋՌՍՎՏՐՑՒՓՔՕՖ"
+GEORGIAN = "აბგდევზთიკლმნოპჟრსტუფქღყშჩცძწჭხჯჰ"
+HEBREW = "אבגדהוזחטיכלמנסעפצקרשת"
+SIGNS = "#%&@$€£¥§¶+=*?!<>{}[]~∑∫∂∇≈≠≤≥∞√αΩ←→↑↓"
+"""Glyphs to fit the digit score against: other alphabets and signs, without the letters that
+look like digits (O, I, S, Z, B, G, b, g, q and their cousins in other scripts)."""
 
 
 def penultimate(model: torch.nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,8 +136,8 @@ def _strokes(count: int, rng: np.random.Generator) -> torch.Tensor:
         elif kind == 1:
             steps = int(rng.integers(3, 7))
             xs = np.linspace(8, 48, steps)
-            points = np.stack([xs, 28 + rng.choice([-1, 1]) * radius * (np.arange(steps) % 2 - 0.5)],
-                              axis=1)
+            zigzag = rng.choice([-1, 1]) * radius * (np.arange(steps) % 2 - 0.5)
+            points = np.stack([xs, 28 + zigzag], axis=1)
         elif kind == 2:
             sides = int(rng.integers(3, 7))
             angles = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(sides + 1) / sides
@@ -155,18 +165,34 @@ def _strokes(count: int, rng: np.random.Generator) -> torch.Tensor:
     return torch.from_numpy(images).float() / 255
 
 
-def _glyphs(count: int, rng: np.random.Generator) -> torch.Tensor:
-    """Letters of other alphabets and symbols, drawn by the font Pillow ships, slanted and
-    thickened at random like handwriting."""
-    from PIL import Image, ImageDraw, ImageFont
+def _fonts() -> list[tuple[object, str]]:
+    """Fonts that ship with matplotlib, each with the letters it draws. (DejaVu Sans itself is
+    left to the benchmark, which sets its glyphs in it.)"""
+    import matplotlib
+    from PIL import ImageFont
 
-    fonts = {}
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    common = LATIN + GREEK + CYRILLIC + SIGNS
+    chosen = (("DejaVuSerif.ttf", common + ARMENIAN + GEORGIAN),
+              ("DejaVuSansMono.ttf", common + ARMENIAN + GEORGIAN),
+              ("DejaVuSans-Bold.ttf", common + ARMENIAN + GEORGIAN + HEBREW),
+              ("DejaVuSerif-Italic.ttf", common),
+              ("STIXGeneral.ttf", common))
+    return [(ImageFont.truetype(str(folder / name), 40), letters) for name, letters in chosen]
+
+
+def _glyphs(count: int, rng: np.random.Generator) -> torch.Tensor:
+    """Letters of many alphabets and signs, set in fonts and slanted and thickened at random
+    like handwriting."""
+    from PIL import Image, ImageDraw
+
+    fonts = _fonts()
     images = np.zeros((count, CANVAS, CANVAS), dtype=np.uint8)
     for index in range(count):
-        size = int(rng.integers(28, 40))
-        font = fonts.setdefault(size, ImageFont.load_default(size=size))
+        font, letters = fonts[int(rng.integers(0, len(fonts)))]
         canvas = Image.new("L", (CANVAS, CANVAS), 0)
-        ImageDraw.Draw(canvas).text((8, 4), str(rng.choice(list(ALPHABETS))), font=font, fill=255)
+        ImageDraw.Draw(canvas).text((CANVAS / 2, CANVAS / 2), str(rng.choice(list(letters))),
+                                    font=font, fill=255, anchor="mm")
         shear = rng.uniform(-0.3, 0.3)
         warp = np.float32([[1, shear, -shear * CANVAS / 2], [0, 1, 0]])
         image = cv2.warpAffine(np.asarray(canvas), warp, (CANVAS, CANVAS))
@@ -185,87 +211,119 @@ def outliers(digits: torch.Tensor, count: int, seed: int = 0) -> torch.Tensor:
     return renormalize(torch.cat(parts))
 
 
+FEATURES = 16 * 7 * 7 + 10
+"""The penultimate features and the logits."""
+HIDDEN = 32
+
+
 @dataclass(frozen=True)
 class Rejection:
-    """A digit score for 28x28 inputs: log-odds that an input is a digit, from the ConvNet's
-    penultimate features (standardized, then a logistic head). ``threshold``: below it an
-    input is not a digit."""
+    """A digit score for 28x28 inputs: log-odds that an input is a digit at all, from the
+    ConvNet's penultimate features and logits (standardized, then a small two-layer head).
+    ``threshold``: below it an input is not a digit."""
 
     mean: torch.Tensor
     scale: torch.Tensor
-    weights: torch.Tensor
-    bias: float
+    hidden_weights: torch.Tensor
+    hidden_bias: torch.Tensor
+    output_weights: torch.Tensor
+    output_bias: float
     threshold: float
 
-    def score(self, features: torch.Tensor) -> torch.Tensor:
-        return ((features - self.mean) / self.scale) @ self.weights + self.bias
+    def score(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        inputs = (torch.cat([features, logits], dim=1) - self.mean) / self.scale
+        hidden = torch.relu(inputs @ self.hidden_weights + self.hidden_bias)
+        return hidden @ self.output_weights + self.output_bias
 
     def as_json(self) -> dict:
+        def rounded(tensor: torch.Tensor) -> list:
+            return np.round(tensor.numpy().astype(np.float64), 6).tolist()
+
         return {
-            "method": "logistic head on the penultimate features, fitted against generated "
-                      "outliers",
-            "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(),
-            "weights": self.weights.tolist(),
-            "bias": self.bias,
+            "method": "two-layer head on the penultimate features and logits, fitted against "
+                      "generated outliers",
+            "mean": rounded(self.mean),
+            "scale": rounded(self.scale),
+            "hidden_weights": rounded(self.hidden_weights),
+            "hidden_bias": rounded(self.hidden_bias),
+            "output_weights": rounded(self.output_weights),
+            "output_bias": self.output_bias,
             "threshold": self.threshold,
         }
 
     @classmethod
     def from_json(cls, record: dict) -> "Rejection":
         """Raises ``ValueError`` (or ``KeyError``/``TypeError``) for a malformed record."""
-        mean, scale, weights = (torch.tensor(record[key], dtype=torch.float32)
-                                for key in ("mean", "scale", "weights"))
-        if not (mean.shape == scale.shape == weights.shape == (FEATURES,)):
-            raise ValueError(f"rejection statistics for {FEATURES} features expected")
-        values = torch.cat([mean, scale, weights])
-        bias, threshold = float(record["bias"]), float(record["threshold"])
-        if not (torch.isfinite(values).all() and math.isfinite(bias) and math.isfinite(threshold)
-                and (scale > 0).all()):
-            raise ValueError("rejection statistics are not finite")
-        return cls(mean, scale, weights, bias, threshold)
-
-
-FEATURES = 16 * 7 * 7
+        tensors = {key: torch.tensor(record[key], dtype=torch.float32)
+                   for key in ("mean", "scale", "hidden_weights", "hidden_bias",
+                               "output_weights")}
+        shapes = {"mean": (FEATURES,), "scale": (FEATURES,), "hidden_weights": (FEATURES, HIDDEN),
+                  "hidden_bias": (HIDDEN,), "output_weights": (HIDDEN,)}
+        if any(tensors[key].shape != shape for key, shape in shapes.items()):
+            raise ValueError("not-a-digit statistics of the wrong shape")
+        bias, threshold = float(record["output_bias"]), float(record["threshold"])
+        if not (all(torch.isfinite(t).all() for t in tensors.values()) and math.isfinite(bias)
+                and math.isfinite(threshold) and (tensors["scale"] > 0).all()):
+            raise ValueError("not-a-digit statistics are not finite")
+        return cls(**tensors, output_bias=bias, threshold=threshold)
 
 
 @torch.no_grad()
-def _features(model: torch.nn.Module, inputs: torch.Tensor, batch: int = 4096) -> torch.Tensor:
-    return torch.cat([penultimate(model, inputs[i:i + batch].unsqueeze(1))[0]
-                      for i in range(0, len(inputs), batch)])
+def _inputs(model: torch.nn.Module, images: torch.Tensor, batch: int = 4096) -> torch.Tensor:
+    """The head's inputs (features and logits) for 28x28 ``images``."""
+    device = next(model.parameters()).device
+    return torch.cat([torch.cat(penultimate(model, images[i:i + batch].unsqueeze(1).to(device)),
+                                dim=1).cpu() for i in range(0, len(images), batch)])
 
 
-def fit_rejection(model: torch.nn.Module, digits: torch.Tensor, count: int = 12_000,
+def fit_rejection(model: torch.nn.Module, digits: torch.Tensor, count: int = 8000,
                   seed: int = 0) -> Rejection:
     """Fit the digit score of a trained ``model`` against outliers made from ``digits``
-    (uint8 ``(N, 28, 28)``, the training images), on the model's device."""
-    device = next(model.parameters()).device
+    (uint8 ``(N, 28, 28)``, the training images); the threshold rejects ``REJECT_DIGITS`` of
+    held-out ones. Runs on the model's device; reproducible for a seed on the CPU."""
     generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(digits), generator=generator)[:count + count // 4]
+    count = min(count, max(1, 2 * len(digits) // 3))  # small training sets in tests
+    order = torch.randperm(len(digits), generator=generator)[:count + count // 2]
     chosen = digits[order.to(digits.device)].float().div(255).cpu()
-    inputs = renormalize(chosen)
-    fit_digits, held_out = inputs[:count], inputs[count:]
-    others = outliers(chosen[:count], count, seed)
     model.eval()
-    positive = _features(model, fit_digits.to(device)).cpu()
-    negative = _features(model, others.to(device)).cpu()
-    features = torch.cat([positive, negative])
+    positive = _inputs(model, renormalize(chosen[:count]))
+    negative = _inputs(model, outliers(chosen[:count], count, seed))
+    held_out = _inputs(model, renormalize(chosen[count:] if len(chosen) > count else chosen))
+    inputs = torch.cat([positive, negative])
     labels = torch.cat([torch.ones(len(positive)), torch.zeros(len(negative))])
-    mean, scale = features.mean(0), features.std(0) + 1e-3
-    standard = (features - mean) / scale
-    weights = torch.zeros(FEATURES, requires_grad=True)
-    bias = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weights, bias], max_iter=100, line_search_fn="strong_wolfe")
-
-    def loss() -> torch.Tensor:
-        optimizer.zero_grad()
-        value = F.binary_cross_entropy_with_logits(standard @ weights + bias, labels)
-        value = value + 1e-3 * weights.square().sum()
-        value.backward()
-        return value
-
-    optimizer.step(loss)
-    rejection = Rejection(mean, scale, weights.detach(), float(bias), 0.0)
-    held = rejection.score(_features(model, held_out.to(device)).cpu())
+    mean, scale = inputs.mean(0), inputs.std(0) + 1e-3
+    standard = (inputs - mean) / scale
+    torch.manual_seed(seed)
+    head = torch.nn.Sequential(torch.nn.Linear(FEATURES, HIDDEN), torch.nn.ReLU(),
+                               torch.nn.Linear(HIDDEN, 1))
+    optimizer = torch.optim.Adam(head.parameters(), lr=2e-3, weight_decay=1e-4)
+    for _ in range(HEAD_EPOCHS):
+        for batch in torch.randperm(len(standard), generator=generator).split(512):
+            loss = F.binary_cross_entropy_with_logits(head(standard[batch]).squeeze(1),
+                                                      labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    first, last = head[0], head[2]
+    rejection = Rejection(mean, scale, first.weight.detach().T.contiguous(),
+                          first.bias.detach(), last.weight.detach()[0],
+                          float(last.bias.detach()), 0.0)
+    held = rejection.score(held_out[:, :FEATURES - 10], held_out[:, FEATURES - 10:])
     threshold = float(torch.quantile(held, REJECT_DIGITS))
-    return Rejection(mean, scale, weights.detach(), float(bias), threshold)
+    return Rejection(mean, scale, rejection.hidden_weights, rejection.hidden_bias,
+                     rejection.output_weights, rejection.output_bias, threshold)
+
+
+def load_rejection(checkpoint: Path) -> tuple[Rejection | None, str | None]:
+    """The digit score saved in ``checkpoint``'s sidecar, or ``None`` and a one-line note why
+    rejection is off (a checkpoint from the reference script has no sidecar)."""
+    sidecar = Path(checkpoint).with_suffix(".json")
+    try:
+        record = json.loads(sidecar.read_text())["rejection"]
+        return Rejection.from_json(record), None
+    except FileNotFoundError:
+        reason = f"no {sidecar.name} beside it"
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        reason = f"{sidecar.name} has no usable not-a-digit statistics ({type(error).__name__})"
+    return None, (f"{checkpoint}: {reason}, so marks are not checked for being digits "
+                  "(train with mnist-train to get them)")

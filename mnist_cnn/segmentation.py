@@ -10,6 +10,7 @@ the thin points of its ink. Which runs of segments are digits is for the network
 whose digits read most confidently.
 """
 
+import itertools
 from dataclasses import dataclass, replace
 
 import cv2
@@ -56,6 +57,10 @@ EDGE_SPAN = 0.5
 cut off by the frame..."""
 EDGE_THIN = 0.15
 """... when it is at most this share as wide as it is long."""
+HAIRLINE = 0.5
+"""A long mark this much finer than the pen is no writing..."""
+HAIRLINE_LENGTH = 4
+"""... when it is at least this many times longer than it is wide."""
 LINE_MIN = 0.45
 """Lines of writing less than this share as tall as the tallest are not writing (a shadow's
 sliver, a row of specks)."""
@@ -74,15 +79,16 @@ WIDEST_DIGIT = 1.6
 """Runs wider than this many line heights are never one digit."""
 SAME_DIGIT_GAP = 0.35
 """Segments further apart than this many line heights are never parts of one digit."""
-CUT_COST = 1.5
+CUT_COST = 3.0
 """Log-odds against cutting through ink: a cut must make both sides read clearly better."""
 WIDTH_COST = 4.0
 """Log-odds against a digit wider than it is high, per squared excess."""
 FRAGMENT_COST = 4.0
 """Log-odds against a digit shorter than ``FRAGMENT_BELOW`` line heights, per line height."""
 FRAGMENT_BELOW = 0.55
-SKIP_COST = 4.0
-"""Log-odds against leaving a segment out of the reading."""
+SKIP_COST = 50.0
+"""Log-odds against leaving a segment out of the reading: only ink no candidate reads at all
+(a mark that is no digit is read, then rejected)."""
 DIGIT_BONUS = 0.0
 """Log-odds for each digit read, against merging what should stay apart."""
 
@@ -172,6 +178,17 @@ def _line_pixels(band: np.ndarray, marks: np.ndarray) -> np.ndarray | None:
     return line
 
 
+_NO_LINES = (np.zeros((1, 1), dtype=np.int32), np.zeros(1, dtype=np.int64),
+             np.zeros(1, dtype=np.int64))
+
+
+def _spans(marks: np.ndarray, axis: int) -> bool:
+    """Whether the marks reach across ``RULE_SPAN`` of the picture at all (horizontally for
+    axis 1): a cheap test before looking for rules."""
+    reached = np.count_nonzero(marks.any(axis=1 - axis))
+    return reached >= RULE_SPAN * marks.shape[axis]
+
+
 def _long_lines(marks: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Straight lines spanning ``RULE_SPAN`` of the picture, horizontal (axis 1) or vertical
     (axis 0), tilted a little and with short breaks (a faint rule is not inked all along):
@@ -223,7 +240,8 @@ def remove_rules(ink: Ink) -> np.ndarray:
     and all the writing touches them.
     """
     mask, intensity = ink.mask.copy(), ink.intensity
-    found = [_long_lines(ink.marks | mask, axis) for axis in (1, 0)]
+    marks = ink.marks | mask
+    found = [_long_lines(marks, axis) if _spans(marks, axis) else _NO_LINES for axis in (1, 0)]
     lines = ((found[0][0] > 0) | (found[1][0] > 0)) & mask
     rest = mask & ~lines
     if not lines.any() or not rest.any():
@@ -315,8 +333,9 @@ def _overlap(start_a: int, stop_a: int, start_b: int, stop_b: int) -> int:
     return max(0, min(stop_a, stop_b) - max(start_a, start_b))
 
 
-def _marks(mask: np.ndarray) -> tuple[list[_Mark], np.ndarray]:
-    """Connected marks, largest first, at most ``MAX_MARKS``, without specks."""
+def _marks(mask: np.ndarray, pen: float) -> tuple[list[_Mark], np.ndarray]:
+    """Connected marks, largest first, at most ``MAX_MARKS``, without specks, the edges of a
+    page, or hairlines much finer than the pen (what is left of a rule)."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
     if count < 2:
         return [], labels
@@ -333,7 +352,9 @@ def _marks(mask: np.ndarray) -> tuple[list[_Mark], np.ndarray]:
                       and width <= EDGE_THIN * height) or (
                      (y == 0 or y + height == rows) and width >= EDGE_SPAN * cols
                       and height <= EDGE_THIN * width)
-        if along_edge and len(order) > 1:
+        hairline = max(width, height) >= HAIRLINE_LENGTH * min(width, height) and (
+            area / max(width, height) <= HAIRLINE * pen)
+        if (along_edge or hairline) and len(order) > 1:
             continue
         marks.append(_Mark(x, y, width, height, area, [int(label)]))
     return marks, labels
@@ -482,7 +503,7 @@ def _candidate(line: _Line, number: int, start: int,
                stop: int) -> tuple[Candidate, np.ndarray] | None:
     run = line.segments[start:stop]
     height = line.height
-    for before, after in zip(run, run[1:], strict=False):
+    for before, after in itertools.pairwise(run):
         if not after.cut_before and after.left - before.right > SAME_DIGIT_GAP * height:
             return None
     left, right = min(s.left for s in run), max(s.right for s in run)
@@ -506,7 +527,7 @@ def find_candidates(ink: Ink) -> Layout:
     """Every run of segments that may be a digit, line by line, top to bottom."""
     intensity = ink.intensity
     mask = remove_rules(replace(ink, mask=remove_frames(ink.mask.copy(), ink.stroke)))
-    marks, labels = _marks(mask)
+    marks, labels = _marks(mask, stroke_width(mask))
     layout = Layout([], [], [])
     if not marks:
         return layout

@@ -15,6 +15,7 @@ from mnist_cnn.cli import add_common_arguments, positive_float, positive_int, ru
 from mnist_cnn.data import Mnist, load_mnist
 from mnist_cnn.device import select_device
 from mnist_cnn.model import ConvNet
+from mnist_cnn.rejection import fit_rejection
 from mnist_cnn.report import report_dir_for, write_report
 from mnist_cnn.training import (
     EpochStats,
@@ -163,7 +164,10 @@ def run(args: argparse.Namespace) -> int:
         "epochs": [asdict(stats) for stats in history.epochs],
         "environment": environment(device),
     }
-    save_checkpoint(model, args.checkpoint, facts)
+    fitting = time.perf_counter()
+    rejection = fit_rejection(model, data.train.images, seed=config.seed)
+    print(f"Fitted the not-a-digit score in {time.perf_counter() - fitting:.1f}s")
+    save_checkpoint(model, args.checkpoint, {**facts, "rejection": rejection.as_json()})
     print(f"Saved model to {args.checkpoint} (run details in {sidecar_path(args.checkpoint)})")
     write_report_for(args, data, history.final_evaluation, facts, history)
     return 0

@@ -13,7 +13,7 @@ from PIL import Image
 
 from mnist_cnn.app import API_PATH, idle_panel, render_result
 from mnist_cnn.images import MAX_PIXELS
-from mnist_cnn.recognition import DigitReading, Recognition
+from mnist_cnn.recognition import DigitReading, Recognition, RejectedMark
 
 from conftest import REPO, cli
 
@@ -142,9 +142,7 @@ def test_the_panel_shows_the_number_each_digits_top_3_and_its_network_input():
 def test_the_panel_shows_no_digit_found_not_a_digit_and_errors():
     assert "no digit found" in render_result(Recognition("drawing", blank=True))
 
-    not_a_digit = Recognition("drawing", blank=True)
-    not_a_digit.not_digit = True  # issue 9's fields, whether or not Recognition has them yet
-    not_a_digit.rejected = []
+    not_a_digit = Recognition("drawing", rejected=[RejectedMark((0, 0, 20, 20), 9, -7.5)])
     assert 'data-state="not-digit"' in render_result(not_a_digit)
     panel = render_result(Recognition("<b>x</b>.png", error="<b>x</b>.png: not an image"))
     assert 'data-state="error"' in panel and "&lt;b&gt;x&lt;/b&gt;.png: not an image" in panel

@@ -2,7 +2,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_cnn.plotting import image_grid, prediction_grid
-from mnist_cnn.recognition import Recognition
+from mnist_cnn.recognition import DigitReading, Recognition, RejectedMark
 
 
 def _results(count):
@@ -10,14 +10,19 @@ def _results(count):
     results = []
     for index in range(count):
         confidence = 0.3 + 0.07 * (index % 10)
-        result = Recognition(f"img{index}.png", digit=index % 10, confidence=confidence,
-                             top_k=[(index % 10, confidence)])
-        result.uncertain = result.confidence < 0.5
+        digits = [DigitReading(digit=(index + k) % 10, confidence=confidence,
+                               top_k=[((index + k) % 10, confidence)],
+                               uncertain=confidence < 0.5, box=(2 + 9 * k, 4, 8, 30),
+                               network_input=rng.random((28, 28)).astype(np.float32))
+                  for k in range(1 + index % 3)]
+        result = Recognition(f"img{index}.png", digits=digits,
+                             lines=["".join(str(d.digit) for d in digits)])
         result.preview = rng.random((40, 30)).astype(np.float32)
-        result.network_input = rng.random((28, 28)).astype(np.float32)
         results.append(result)
     results.append(Recognition("broken.png", error="broken.png: truncated"))
     results.append(Recognition("blank.png", blank=True))
+    results.append(Recognition("house.png", rejected=[RejectedMark((1, 1, 20, 20), 9, -8.0)],
+                               preview=np.ones((30, 30), dtype=np.float32)))
     return results
 
 

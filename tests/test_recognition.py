@@ -1,13 +1,19 @@
+"""Reading pictures end to end: paths, batches, workers, the JSON record, rejection."""
+
+import json
+
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from pictures import as_image, draw_one, on_paper, write
+from PIL import Image, ImageDraw
 
-from mnist_cnn.checkpoint import load_model
 from mnist_cnn.errors import UsageError
-from mnist_cnn.recognition import expand_inputs, recognize
+from mnist_cnn.recognition import Options, Recognizer, expand_inputs
 
-from test_preprocess import draw_one
+CPU = torch.device("cpu")
+FIELDS = {"path", "digit", "confidence", "top_k", "uncertain", "blank", "error", "number",
+          "digits", "not_digit", "rejected"}
 
 
 @pytest.fixture
@@ -33,18 +39,26 @@ def test_nothing_matched_is_a_usage_error(images):
         expand_inputs([str(images / "*.jpeg")])
 
 
+def test_a_folder_that_cannot_be_listed_is_a_usage_error(images, monkeypatch):
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(images), "iterdir", denied)
+    with pytest.raises(UsageError, match="cannot list the folder"):
+        expand_inputs([str(images)])
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_bad_files_do_not_stop_the_others(images, checkpoint, workers, monkeypatch):
     monkeypatch.setattr("mnist_cnn.recognition.PARALLEL_FROM", 2)
     (images / "broken.png").write_bytes(b"\x89PNG broken")
     Image.new("L", (40, 40), 255).save(images / "blank.png")
     paths = sorted(images.glob("*.png"))
-    model = load_model(checkpoint, torch.device("cpu"))
-    results = list(recognize(paths, model, torch.device("cpu"), top_k=3, workers=workers,
-                             batch_size=2))
+    recognizer = Recognizer.from_checkpoint(checkpoint, CPU, top_k=3)
+    results = list(recognizer.read_paths(paths, workers=workers, batch_size=2))
     assert [r.path for r in results] == [str(p) for p in paths]
     by_name = {r.path.rsplit("/", 1)[-1]: r for r in results}
-    assert by_name["broken.png"].error and by_name["broken.png"].digit is None
+    assert by_name["broken.png"].error and by_name["broken.png"].number == ""
     assert by_name["blank.png"].blank and by_name["blank.png"].digit is None
     for name in ("d0.png", "d1.png", "d2.png"):
         result = by_name[name]
@@ -54,19 +68,73 @@ def test_bad_files_do_not_stop_the_others(images, checkpoint, workers, monkeypat
         assert result.uncertain == (result.confidence < 0.5)
 
 
-def test_images_are_kept_only_for_the_first_ones(images, checkpoint):
-    model = load_model(checkpoint, torch.device("cpu"))
-    results = list(recognize(sorted(images.glob("*.png")), model, torch.device("cpu"),
-                             keep_images=2))
+def test_pictures_are_kept_only_for_the_first_ones(images, checkpoint):
+    recognizer = Recognizer.from_checkpoint(checkpoint, CPU)
+    results = list(recognizer.read_paths(sorted(images.glob("*.png")), keep_images=2))
     assert [r.preview is not None for r in results] == [True, True, False]
-    assert results[0].network_input.shape == (28, 28)
-    assert isinstance(results[0].preview, np.ndarray)
+    assert results[0].digits[0].network_input.shape == (28, 28)
+    assert results[2].digits[0].network_input is None
 
 
-def test_a_folder_that_cannot_be_listed_is_a_usage_error(images, monkeypatch):
-    def denied(self):
-        raise PermissionError(13, "Permission denied")
+def test_the_json_record_keeps_the_old_fields_and_adds_the_digits(checkpoint, tmp_path):
+    recognizer = Recognizer.from_checkpoint(checkpoint, CPU)
+    path = tmp_path / "427.png"
+    as_image(on_paper(write("427", gap=0.6))).save(path)
+    one, many = recognizer.read_paths([tmp_path / "none.png", path])
+    assert set(one.as_json()) == FIELDS and one.as_json()["number"] == ""
+    record = json.loads(json.dumps(many.as_json()))
+    assert set(record) == FIELDS
+    assert len(record["digits"]) == 3 and len(record["number"]) == 3 and record["digit"] is None
+    assert record["confidence"] == min(d["confidence"] for d in record["digits"])
+    for digit, left in zip(record["digits"], (30, 107, 185), strict=True):
+        assert set(digit) == {"digit", "confidence", "top_k", "uncertain", "box", "score"}
+        x, y, _, height = digit["box"]
+        assert abs(x - left) <= 3 and 27 <= y <= 33 and 57 <= height <= 63
+    two_lines = tmp_path / "lines.png"
+    as_image(on_paper(write("12/34", gap=0.6))).save(two_lines)
+    (result,) = recognizer.read_paths([two_lines])
+    assert len(result.as_json()["lines"]) == 2 and " " in result.number
 
-    monkeypatch.setattr(type(images), "iterdir", denied)
-    with pytest.raises(UsageError, match="cannot list the folder"):
-        expand_inputs([str(images)])
+
+def test_boxes_are_in_the_original_pictures_pixels(checkpoint):
+    ink = np.kron(write("7"), np.ones((8, 8), dtype=np.float32))  # 8x larger than written
+    result = Recognizer.from_checkpoint(checkpoint, CPU).read_image(as_image(on_paper(ink)), "big")
+    x, y, _, height = result.digits[0].box
+    assert abs(x - 240) <= 16 and abs(y - 240) <= 16 and abs(height - 480) <= 24
+
+
+def test_one_digit_reads_the_whole_picture_as_one(checkpoint):
+    recognizer = Recognizer.from_checkpoint(checkpoint, CPU, options=Options(one_digit=True))
+    result = recognizer.read_image(as_image(on_paper(write("427"))), "427")
+    assert len(result.digits) == 1 and result.digit in range(10)
+
+
+def test_uploads_are_read_with_one_line_errors(checkpoint):
+    recognizer = Recognizer.from_checkpoint(checkpoint, CPU)
+    assert recognizer.read_bytes(b"", "empty").error == "empty: empty file (0 bytes)"
+    assert "not an image format" in recognizer.read_bytes(b"GIF89 nope", "bad").error
+
+
+def test_a_checkpoint_without_statistics_reads_digits_with_rejection_off(checkpoint):
+    recognizer = Recognizer.from_checkpoint(checkpoint, CPU)
+    assert recognizer.rejection is None and len(recognizer.notes) == 1
+    assert "not checked for being digits" in recognizer.notes[0]
+    result = recognizer.read_image(draw_one(), "one")
+    assert result.digit in range(10) and result.digits[0].score is None
+
+
+@pytest.mark.slow
+def test_trained_weights_read_numbers_and_say_not_a_digit(trained_checkpoint, tmp_path):
+    recognizer = Recognizer.from_checkpoint(trained_checkpoint, CPU)
+    assert recognizer.rejection is not None and not recognizer.notes
+    assert recognizer.read_image(as_image(on_paper(write("4270"))), "n").number == "4270"
+    touching = recognizer.read_image(as_image(on_paper(write("1234567", gap=0.02))), "t")
+    assert touching.number == "1234567"
+    house = Image.new("L", (200, 200), 255)
+    pen = ImageDraw.Draw(house)
+    pen.rectangle((50, 90, 150, 170), outline=0, width=6)
+    pen.line([(45, 95), (100, 35), (155, 95)], fill=0, width=6)
+    result = recognizer.read_image(house, "house")
+    assert result.not_digit and result.number == "" and result.rejected[0].closest in range(10)
+    plain = Recognizer.from_checkpoint(trained_checkpoint, CPU, reject=False)
+    assert plain.read_image(house, "house").digit in range(10)

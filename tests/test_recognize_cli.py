@@ -7,11 +7,10 @@ import sys
 
 import pytest
 import torch
+from pictures import as_image, draw_one, on_paper, write
 from PIL import Image
 
 from mnist_cnn.recognize import main
-
-from test_preprocess import draw_one
 
 
 @pytest.fixture
@@ -46,6 +45,29 @@ def test_json_is_one_document_with_errors_per_file(folder, checkpoint, capsys):
     assert records[3]["blank"] is True
 
 
+def test_numbers_print_as_one_line_with_the_lowest_confidence(tmp_path, checkpoint, capsys):
+    as_image(on_paper(write("427"))).save(tmp_path / "n.png")
+    assert main([str(tmp_path / "n.png"), "--checkpoint", str(checkpoint), "--no-grid"]) == 0
+    captured = capsys.readouterr()
+    assert re.fullmatch(rf"{re.escape(str(tmp_path / 'n.png'))}: \d{{3}} "
+                        r"\(lowest digit confidence \d+\.\d%\)( uncertain)?\n", captured.out)
+    assert "note:" in captured.err and "not checked for being digits" in captured.err
+    assert main([str(tmp_path / "n.png"), "--checkpoint", str(checkpoint), "--no-grid",
+                 "--one-digit", "--no-reject"]) == 0
+    captured = capsys.readouterr()
+    assert re.fullmatch(r".*n\.png: \d \(\d+\.\d%\)( uncertain)?\n", captured.out)
+    assert captured.err == ""
+
+
+def test_json_has_the_number_and_its_digits(tmp_path, checkpoint, capsys):
+    as_image(on_paper(write("12/34", gap=0.6))).save(tmp_path / "n.png")
+    assert main([str(tmp_path / "n.png"), "--checkpoint", str(checkpoint), "--json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["number"] == " ".join(record["lines"]) and len(record["lines"]) == 2
+    assert len(record["digits"]) == 4 and record["digit"] is None
+    assert record["not_digit"] is False and record["rejected"] == []
+
+
 def test_bad_file_is_an_error_line_and_exit_1(folder, checkpoint, capsys):
     (folder / "empty.png").write_bytes(b"")
     assert main([str(folder), "--checkpoint", str(checkpoint), "--no-grid"]) == 1
@@ -73,7 +95,8 @@ def test_corrupt_checkpoint_is_exit_1(folder, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args", [["--top-k", "11"], ["--top-k", "0"], ["--threshold", "2"],
-                                  ["--device", "tpu"]])
+                                  ["--device", "tpu"], ["--reject-threshold", "nan"],
+                                  ["--reject-threshold", "x"]])
 def test_bad_flags_exit_2(folder, args):
     with pytest.raises(SystemExit) as exit_info:
         main([str(folder), *args])
@@ -86,8 +109,9 @@ def test_cuda_on_a_cpu_machine_is_a_clear_message(folder, checkpoint, capsys):
     assert "CUDA is not available" in capsys.readouterr().err
 
 
-def test_grid_is_saved_headless_with_network_inputs(folder, checkpoint, tmp_path):
+def test_grid_is_saved_headless_with_boxes_and_network_inputs(folder, checkpoint, tmp_path):
     grid = tmp_path / "grid.png"
+    as_image(on_paper(write("427"))).save(folder / "number.png")
     assert main([str(folder), "--checkpoint", str(checkpoint), "--grid", str(grid),
                  "--show-input"]) == 0
     with Image.open(grid) as image:

@@ -1,0 +1,134 @@
+"""Benchmark: saying "not a digit" to letters, signs and doodles, and not to real digits.
+
+1. Renders marks that are not digits (render_nondigits.py: stroked letters, glyphs of other
+   alphabets in a font, doodles) and MNIST test digits (render.py), both as users hand images
+   over, with fixed seeds; reads ``../shared/devset`` in place (skipped with a note if absent).
+2. Reads every picture with ``mnist-recognize``'s recognizer, rejection on; a picture's score
+   is the highest digit score of its marks (it is "not a digit" when all marks are below the
+   threshold).
+3. Reports, at the default threshold, the share of non-digits rejected and of real digits
+   rejected, and the ROC AUC; the same for the softmax confidence as the score (what a plain
+   classifier has); and draws the trade-off curves into ``docs/rejection.png``.
+
+    python bench/bench_rejection.py --checkpoint model.ckpt --data-dir ../shared/MNIST_data
+"""
+
+import argparse
+import csv
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+
+from mnist_cnn.recognition import Recognizer
+
+from render import render_folder
+from render_nondigits import render_nondigits_folder
+
+DEVSET = Path(__file__).resolve().parent.parent.parent / "shared" / "devset"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def picture_scores(recognizer: Recognizer, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """Per picture: the highest digit score and the highest softmax confidence of its marks
+    (-inf for a picture with no mark)."""
+    scores, confidences = [], []
+    for result in recognizer.read_paths(paths):
+        marks = [(d.score, d.confidence) for d in result.digits]
+        scores.append(max((s for s, _ in marks), default=-np.inf))
+        confidences.append(max((c for _, c in marks), default=-np.inf))
+    return np.array(scores), np.array(confidences)
+
+
+def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """The chance that a random positive scores above a random negative (ties count half)."""
+    values = np.concatenate([positive, negative])
+    ranks = np.empty(len(values))
+    order = np.argsort(values, kind="stable")
+    ranks[order] = np.arange(1, len(values) + 1)
+    for value in np.unique(values):
+        tied = values == value
+        ranks[tied] = ranks[tied].mean()
+    return float((ranks[:len(positive)].sum() - len(positive) * (len(positive) + 1) / 2)
+                 / (len(positive) * len(negative)))
+
+
+def curve(scores: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every threshold: the share of ``scores`` (digits) and of ``others`` rejected."""
+    thresholds = np.unique(np.concatenate([scores, others]))
+    thresholds = thresholds[np.isfinite(thresholds)]
+    digits = (scores[None, :] < thresholds[:, None]).mean(1)
+    rejected = (others[None, :] < thresholds[:, None]).mean(1)
+    return digits, rejected
+
+
+def draw(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.5, 4.2))
+    axis = figure.subplots()
+    for label, (digits, rejected) in curves.items():
+        axis.plot(100 * digits, 100 * rejected, label=label)
+    axis.axvline(1, color="gray", ls=":", lw=1)
+    axis.axhline(80, color="gray", ls=":", lw=1)
+    axis.set(xscale="symlog", xlim=(0, 100), ylim=(0, 100),
+             xlabel="real digits rejected (%)", ylabel="non-digits rejected (%)",
+             title="Not a digit: the trade-off as the threshold moves")
+    axis.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=Path("model.ckpt"))
+    parser.add_argument("--data-dir", default="../shared/MNIST_data")
+    parser.add_argument("--digits", type=int, default=3000)
+    parser.add_argument("--nondigits", type=int, default=1500)
+    parser.add_argument("--plot", type=Path, default=DOCS / "rejection.png")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; python "
+          f"{platform.python_version()}, torch {torch.__version__}")
+    recognizer = Recognizer.from_checkpoint(args.checkpoint, torch.device("cpu"))
+    if recognizer.rejection is None:
+        raise SystemExit(f"{args.checkpoint} has no not-a-digit statistics: {recognizer.notes}")
+    threshold = recognizer.reject_threshold
+    recognizer.reject_threshold = -np.inf
+    test = torchvision.datasets.MNIST(args.data_dir, train=False)
+    with tempfile.TemporaryDirectory() as scratch:
+        others = render_nondigits_folder(Path(scratch) / "others", args.nondigits, seed=0)
+        digits = render_folder(test.data.numpy()[:args.digits], test.targets.numpy()[:args.digits],
+                               Path(scratch) / "digits", seed=0)
+        other_scores, other_confidence = picture_scores(
+            recognizer, [Path(entry["path"]) for entry in others])
+        digit_scores, digit_confidence = picture_scores(recognizer, [Path(p) for p, _ in digits])
+    sets = {"MNIST test digits": (digit_scores, digit_confidence)}
+    if (DEVSET / "labels.csv").is_file():
+        rows = list(csv.DictReader((DEVSET / "labels.csv").open()))
+        sets["dev set digits"] = picture_scores(
+            recognizer, [DEVSET / "images" / row["file"] for row in rows])
+    else:
+        print(f"dev set: not found at {DEVSET}, skipped")
+    print(f"default threshold {threshold:.2f}: non-digits rejected "
+          f"{100 * (other_scores < threshold).mean():.1f} % of {len(other_scores)}")
+    families = sorted({entry["family"] for entry in others})
+    for family in families:
+        chosen = np.array([entry["family"] == family for entry in others])
+        print(f"  {family}: {100 * (other_scores[chosen] < threshold).mean():.1f} % rejected")
+    curves = {}
+    for name, (scores, confidence) in sets.items():
+        print(f"{name}: {100 * (scores < threshold).mean():.2f} % of {len(scores)} rejected; "
+              f"ROC AUC {roc_auc(scores, other_scores):.3f} (softmax confidence as the score: "
+              f"{roc_auc(confidence, other_confidence):.3f})")
+        curves[f"digit score, {name}"] = curve(scores, other_scores)
+        curves[f"softmax confidence, {name}"] = curve(confidence, other_confidence)
+    draw(curves, args.plot)
+    print(f"trade-off curves in {args.plot}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Finding the ink: polarity, uneven light, shadows, cards of other paper, blank pictures."""
+
+import cv2
+import numpy as np
+import pytest
+from pictures import draw_one, on_paper, write
+from PIL import Image, ImageDraw
+
+from mnist_cnn.ink import find_ink, ink_is_dark
+
+
+def stroke_found(ink, rows, cols) -> float:
+    """Share of the drawn stroke's pixels found as ink."""
+    return float(ink.mask[rows, cols].mean())
+
+
+@pytest.mark.parametrize("ink_level, paper", [(20, 235), (235, 20)])
+def test_both_polarities_become_white_on_black(ink_level, paper):
+    gray = np.asarray(draw_one(ink=ink_level, paper=paper), dtype=np.float32) / 255
+    assert ink_is_dark(gray) == (ink_level < paper)
+    ink = find_ink(gray)
+    assert stroke_found(ink, slice(50, 150), slice(97, 103)) == 1.0
+    assert not ink.mask[:, :80].any() and ink.intensity.max() == pytest.approx(1.0)
+
+
+def test_light_falling_off_by_half_across_the_page_is_not_ink():
+    drawn = write("7")
+    gray = on_paper(drawn) * np.linspace(1.0, 0.5, drawn.shape[1])[None, :]
+    ink = find_ink(gray)
+    assert ink.mask[drawn > 0.5].all(), "all of the stroke"
+    near = cv2.dilate((drawn > 0).astype(np.uint8),
+                      np.ones((3, 3), np.uint8)).astype(bool)
+    assert not (ink.mask & ~near).any(), "and nothing of the paper"
+
+
+def test_digits_in_a_sharp_edged_shadow_are_found_like_the_others():
+    ink = write("4444", gap=0.5)
+    gray = on_paper(ink)
+    gray[:, gray.shape[1] // 2:] *= 0.55  # a hard shadow over the second half
+    found = find_ink(gray)
+    left, right = found.mask[:, :gray.shape[1] // 2], found.mask[:, gray.shape[1] // 2:]
+    assert right.sum() == pytest.approx(left.sum(), rel=0.25)
+    edge = found.mask[:, gray.shape[1] // 2 - 3:gray.shape[1] // 2 + 3]
+    assert edge.sum() <= 6 * 3, "the shadow's edge is paper, not ink"
+
+
+def test_light_ink_on_a_dark_card_pasted_on_a_white_page():
+    card = 0.15 * (1 - write("52")) + 0.95 * write("52")
+    page = np.full((card.shape[0] + 80, card.shape[1] + 120), 0.95, dtype=np.float32)
+    page[40:-40, 60:-60] = card
+    ink = find_ink(page)
+    assert not ink.mask[40:45, 60:-60].any(), "the card itself is not ink"
+    expected = write("52") > 0.5
+    found = ink.mask[40:-40, 60:-60]
+    assert (found & expected).sum() >= 0.8 * expected.sum()
+
+
+def test_blank_pictures_and_pure_noise_have_no_ink():
+    assert find_ink(np.ones((100, 100), dtype=np.float32)) is None
+    rng = np.random.default_rng(0)
+    for sigma in (0.01, 0.05):
+        noise = np.clip(rng.normal(0.85, sigma, (300, 400)), 0, 1).astype(np.float32)
+        assert find_ink(noise) is None
+
+
+def test_faint_thin_strokes_are_kept_but_a_printed_pattern_is_not():
+    image = Image.new("L", (28, 28), 255)
+    pen = ImageDraw.Draw(image)
+    pen.line([(8, 4), (20, 4)], fill=90, width=1)  # a darker bar
+    pen.line([(20, 4), (12, 24)], fill=200, width=1)  # a very faint stroke joined to it
+    ink = find_ink(np.asarray(image, dtype=np.float32) / 255)
+    assert ink.mask[20:24].any(), "the faint stroke is ink, seeded by the darker one"
+
+    rng = np.random.default_rng(1)
+    gray = on_paper(write("8"))
+    rows, cols = np.indices(gray.shape)
+    pattern = (np.sin(cols / 3 + 4 * np.sin(rows / 11)) > 0.6) & (write("8") < 0.1)
+    gray[pattern] -= 0.25  # a cheque's printed background, a quarter of the way to the ink
+    gray += rng.normal(0, 0.01, gray.shape).astype(np.float32)
+    found = find_ink(gray)
+    assert (found.mask & pattern).sum() < 0.1 * found.mask.sum()
+
+
+@pytest.mark.parametrize("side", [16, 20, 28])
+def test_a_tightly_cropped_small_digit_touching_every_edge_is_still_found(side):
+    """Like USPS-style scans: a fat "8" whose ink covers much of the border."""
+    image = Image.new("L", (120, 160), 255)
+    pen = ImageDraw.Draw(image)
+    pen.ellipse((0, 0, 119, 85), outline=0, width=26)
+    pen.ellipse((0, 70, 119, 159), outline=0, width=26)
+    small = np.asarray(image.resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255
+    assert ink_is_dark(small)
+    ink = find_ink(small)
+    assert ink is not None and ink.mask.mean() > 0.3
+
+
+def test_a_one_pixel_stroke_is_not_lost():
+    gray = np.full((40, 400), 0.92, dtype=np.float32)
+    gray[5:35, 201] = 0.1
+    ink = find_ink(gray)
+    assert ink is not None and ink.mask[5:35, 201].all()

@@ -1,0 +1,130 @@
+"""Finding the digits in the ink: rules, frames, specks, lines of writing, merges and cuts."""
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+from pictures import as_image, digit_ink, on_paper, write
+
+from mnist_cnn.images import to_gray
+from mnist_cnn.ink import find_ink
+from mnist_cnn.segmentation import MAX_MARKS, Candidate, Layout, best_reading, find_candidates
+
+
+def layout_of(gray: np.ndarray) -> Layout:
+    return find_candidates(find_ink(gray))
+
+
+def single_boxes(layout: Layout) -> list[tuple[int, int, int, int]]:
+    """The boxes of the one-segment candidates, left to right, line by line."""
+    return [c.box for c in layout.candidates if c.stop - c.start == 1]
+
+
+def digit_columns(text: str, gap: float = 0.35, height: int = 60, margin: int = 30) -> list:
+    """Where ``write`` puts each digit: (left, right) columns."""
+    spans, x = [], margin
+    for digit in text:
+        width = digit_ink(int(digit), height).shape[1]
+        spans.append((x, x + width))
+        x += width + int(gap * height)
+    return spans
+
+
+def assert_one_segment_per_digit(layout: Layout, text: str) -> None:
+    assert layout.segments == [len(text)]
+    boxes = single_boxes(layout)
+    for (left, right), box in zip(digit_columns(text), boxes, strict=True):
+        assert abs(box[0] - left) <= 3 and abs(box[0] + box[2] - right) <= 3
+
+
+def test_three_digits_apart_are_three_segments():
+    assert_one_segment_per_digit(layout_of(on_paper(write("427"))), "427")
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_ruled_and_squared_paper_lines_are_removed(squared):
+    gray = on_paper(write("427"))
+    rows, cols = gray.shape
+    for y in range(12, rows, 33):  # rules every 33 px, through the digits too
+        cv2.line(gray, (0, y), (cols, y + 4), 0.55, 2)
+    if squared:
+        for x in range(7, cols, 33):
+            cv2.line(gray, (x, 0), (x - 3, rows), 0.55, 2)
+    assert_one_segment_per_digit(layout_of(gray), "427")
+
+
+def test_a_box_drawn_around_the_number_is_removed():
+    gray = on_paper(write("427"))
+    cv2.rectangle(gray, (12, 12), (gray.shape[1] - 14, gray.shape[0] - 12), 0.1, 5)
+    assert_one_segment_per_digit(layout_of(gray), "427")
+
+
+def test_a_lone_tall_one_is_not_a_rule():
+    gray = np.full((100, 60), 0.95, dtype=np.float32)
+    cv2.line(gray, (30, 4), (30, 96), 0.05, 6)
+    layout = layout_of(gray)
+    assert layout.segments == [1] and single_boxes(layout)[0][3] >= 85
+
+
+def test_a_five_with_its_bar_detached_is_one_segment():
+    ink = np.pad(digit_ink(5, 80), 20)
+    rows = np.flatnonzero(ink.max(1) > 0.3)
+    ink[rows[0] + 12:rows[0] + 18] = 0  # cut the bar off the body
+    layout = layout_of(on_paper(ink))
+    assert layout.segments == [1]
+
+
+def test_two_lines_of_writing_are_two_numbers():
+    layout = layout_of(on_paper(write("12/345")))
+    assert layout.segments == [2, 3]
+    first, second = ([c for c in layout.candidates if c.line == line] for line in (0, 1))
+    assert max(c.box[1] + c.box[3] for c in first) < min(c.box[1] for c in second)
+
+
+def test_touching_digits_are_offered_a_cut_at_their_thin_point():
+    ink = write("7", margin=0)
+    pair = write("00", gap=-0.05, margin=0)
+    gray = on_paper(np.pad(np.concatenate([ink, np.zeros((60, 25)), pair], axis=1), 30))
+    layout = layout_of(gray)
+    assert layout.segments == [3], "the 7, and the touching pair cut in two"
+    cut = [c for c in layout.candidates if c.stop - c.start == 1][1:]
+    assert cut[0].box[0] < cut[1].box[0] and cut[0].cut_strokes > 0 and cut[1].cut_strokes > 0
+    assert any(c.start == 1 and c.stop == 3 and c.cut_strokes == 0 for c in layout.candidates)
+
+
+def test_specks_are_left_out():
+    gray = on_paper(write("7"))
+    rng = np.random.default_rng(0)
+    for y, x in rng.integers(5, 25, (6, 2)):
+        gray[y, x] = 0.1
+    assert layout_of(gray).segments == [1]
+
+
+def test_best_reading_keeps_the_partition_that_reads_best():
+    boxes = [(0, 0, 10, 10)] * 6
+    candidates = [Candidate(0, start, stop, box)
+                  for (start, stop), box in zip([(0, 1), (1, 2), (2, 3), (0, 2), (1, 3), (0, 3)],
+                                                boxes, strict=True)]
+    layout = Layout(candidates, [], [3])
+    scores = np.array([-0.1, -5.0, -5.0, -6.0, -0.2, -9.0])
+    assert best_reading(layout, scores) == [[0, 4]]
+    scores[5] = 0.0
+    assert best_reading(layout, scores) == [[5]]
+
+
+@pytest.mark.parametrize("kind", ["noise", "specks"])
+def test_hostile_pictures_end_in_bounded_time(kind):
+    rng = np.random.default_rng(0)
+    if kind == "noise":
+        pixels = rng.integers(0, 256, (3000, 4000), dtype=np.uint8)
+    else:
+        pixels = np.full((3000, 4000), 240, dtype=np.uint8)
+        ys, xs = rng.integers(0, 3000, 20000), rng.integers(0, 4000, 20000)
+        pixels[ys, xs] = 0
+    started = time.perf_counter()
+    gray, _ = to_gray(as_image(pixels / 255), "hostile")
+    ink = find_ink(gray)
+    layout = find_candidates(ink) if ink is not None else Layout([], [], [])
+    assert time.perf_counter() - started < 10, "generous on a loaded CI machine; ~0.1 s here"
+    assert len(layout.candidates) <= 3 * MAX_MARKS
