@@ -4,7 +4,8 @@
 2. Accuracy on them with the same checkpoint(s): (a) the reference transform (resize to 28x28,
    invert, /255; ``--preprocess plain``) and (b) ours (``--preprocess mnist``).
 3. Throughput on those files, in this process (interpreter start excluded): our batched,
-   multi-process recognizer vs a per-image reference-style loop.
+   multi-process recognizer (numbers searched for, digit score on) vs a per-image
+   reference-style loop.
 4. Memory and output of ``mnist-recognize FOLDER --json`` on all of them (peak RSS, valid JSON).
 5. Start-up: ``mnist-recognize num-draft/*.png --no-grid`` vs ``python -c "import torch"``.
 
@@ -28,7 +29,7 @@ import torchvision
 from PIL import Image, ImageOps
 
 from mnist_cnn.checkpoint import load_model
-from mnist_cnn.recognition import recognize
+from mnist_cnn.recognition import Options, Recognizer
 
 from render import render_folder
 
@@ -36,16 +37,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def accuracy(paths: list[Path], labels: list[int], checkpoint: Path, mode: str) -> float:
-    model = load_model(checkpoint, torch.device("cpu"))
-    results = recognize(paths, model, torch.device("cpu"), mode=mode)
-    hits = sum(result.digit == label for result, label in zip(results, labels, strict=True))
+    """Share of pictures read as exactly their one digit (a second digit found is wrong)."""
+    recognizer = Recognizer.from_checkpoint(checkpoint, torch.device("cpu"),
+                                            options=Options(preprocess=mode))
+    results = recognizer.read_paths(paths)
+    hits = sum(result.number == str(label)
+               for result, label in zip(results, labels, strict=True))
     return 100.0 * hits / len(labels)
 
 
 def ours_per_second(paths: list[Path], checkpoint: Path) -> float:
     started = time.perf_counter()
-    model = load_model(checkpoint, torch.device("cpu"))
-    done = sum(1 for _ in recognize(paths, model, torch.device("cpu")))
+    recognizer = Recognizer.from_checkpoint(checkpoint, torch.device("cpu"))
+    done = sum(1 for _ in recognizer.read_paths(paths))
     return done / (time.perf_counter() - started)
 
 

@@ -42,6 +42,8 @@ LIGHTING_SIDE = 96
 """... computed on a copy reduced to about this long a side."""
 DIMMEST_PAPER = 0.1
 """Paper darker than this (in shadow) is taken as this bright, so noise is not magnified."""
+PANEL_SIDE = 200
+"""Cards are looked for first on a copy reduced to about this long a side."""
 PANEL_AREA = 0.03
 """A card of other paper covers at least this share of the picture..."""
 PANEL_SQUARE = 0.92
@@ -126,17 +128,28 @@ def _border_share(gray: np.ndarray) -> tuple[float, np.ndarray]:
     return float(bright[_border(bright.shape)].mean()), bright
 
 
-def ink_is_dark(gray: np.ndarray, flat: np.ndarray | None = None) -> bool:
-    """Whether the ink is darker than the paper, whatever the lighting.
+def _polarity(gray: np.ndarray) -> tuple[bool, np.ndarray]:
+    """Whether the ink is darker than the paper, whatever the lighting, and a rough mask of
+    the ink (Otsu's ink class), to measure the pen by.
 
     A border all of one class decides at once. Otherwise the lighting may be what splits it (a
     shadow over part of the page), so the flattened picture (``flatten``) decides; small
     pictures, which are no photos of a page, keep the plain rule.
     """
-    share, _ = _border_share(gray)
+    share, bright = _border_share(gray)
     if abs(share - 0.5) > CLEAR_BORDER or min(gray.shape) < SMOOTH_FROM:
-        return _dark_on_light(gray)
-    return _dark_on_light(flatten(gray) if flat is None else flat)
+        dark = _dark_on_light(gray)
+        return dark, ~bright if dark else bright
+    flat = flatten(gray)
+    dark = _dark_on_light(flat)
+    if dark:
+        flat = -flat
+    return dark, flat > otsu_threshold(flat)
+
+
+def ink_is_dark(gray: np.ndarray) -> bool:
+    """Whether the ink is darker than the paper, whatever the lighting."""
+    return _polarity(gray)[0]
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -159,7 +172,9 @@ def paper_level(image: np.ndarray, pen: float) -> np.ndarray:
     opening with a square wider than the pen, so strokes vanish and lighting stays."""
     size = _odd(min(max(PEN_SPAN * pen, 5), max(5, min(image.shape) / 2)))
     square = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
-    return cv2.morphologyEx(image, cv2.MORPH_OPEN, square, borderType=cv2.BORDER_REPLICATE)
+    levels = (np.clip(image, 0.0, 1.0) * 65535).astype(np.uint16)  # OpenCV is faster on ints
+    opened = cv2.morphologyEx(levels, cv2.MORPH_OPEN, square, borderType=cv2.BORDER_REPLICATE)
+    return opened.astype(np.float32) / 65535
 
 
 def _sample(values: np.ndarray) -> np.ndarray:
@@ -195,11 +210,9 @@ def _ink_on_paper(gray: np.ndarray, ignore: np.ndarray | None = None) -> Ink | N
     """
     lag = 3 if min(gray.shape) >= SMOOTH_FROM else 1
     smooth = cv2.GaussianBlur(gray, (3, 3), 0.8) if lag == 3 else gray
-    flat = flatten(smooth)
-    dark_ink = ink_is_dark(smooth, flat)
+    dark_ink, rough = _polarity(smooth)
     if dark_ink:
-        gray, smooth, flat = 1.0 - gray, 1.0 - smooth, -flat
-    rough = flat > otsu_threshold(flat)
+        gray, smooth = 1.0 - gray, 1.0 - smooth
     level = paper_level(smooth, stroke_width(rough))
     light = np.maximum(1.0 - level, DIMMEST_PAPER) if dark_ink else np.float32(1.0)
     contrast = (smooth - level) / light
@@ -257,8 +270,8 @@ def _panels(gray: np.ndarray,
 
 
 def _may_hold_panel(gray: np.ndarray) -> bool:
-    """``_panels`` on a copy reduced to about ``LIGHTING_SIDE``: a cheap test first."""
-    factor = max(1, max(gray.shape) // LIGHTING_SIDE)
+    """``_panels`` on a copy reduced to about ``PANEL_SIDE``: a cheap test first."""
+    factor = max(1, max(gray.shape) // PANEL_SIDE)
     if factor == 1:
         return True
     small = cv2.resize(gray, (gray.shape[1] // factor, gray.shape[0] // factor),

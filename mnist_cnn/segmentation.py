@@ -239,7 +239,7 @@ def remove_rules(ink: Ink) -> np.ndarray:
     writing that stands free of it (a tall 1 alone, or two, is kept), or when there are several
     and all the writing touches them.
     """
-    mask, intensity = ink.mask.copy(), ink.intensity
+    mask, intensity = ink.mask, ink.intensity
     marks = ink.marks | mask
     found = [_long_lines(marks, axis) if _spans(marks, axis) else _NO_LINES for axis in (1, 0)]
     lines = ((found[0][0] > 0) | (found[1][0] > 0)) & mask
@@ -278,12 +278,15 @@ def _erase_mending(mask: np.ndarray, rule: np.ndarray, axis: int) -> np.ndarray:
     return kept | (rule & mask & bridged)
 
 
-def remove_frames(mask: np.ndarray, stroke: float) -> np.ndarray:
+def remove_frames(mask: np.ndarray, stroke: float,
+                  labelled: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Remove boxes drawn around the writing: marks inked along all four sides of their box
-    with other writing inside (a boxy or thick 0 has none)."""
-    labels, stats = _labelled(mask)
+    with other writing inside (a boxy or thick 0 has none). ``labelled``: ``mask``'s marks,
+    when already known. Returns ``mask`` itself when there is no box."""
+    labels, stats = labelled or _labelled(mask)
     if len(stats) < 2:
         return mask
+    original = mask
     tallest = stats[1:, cv2.CC_STAT_HEIGHT].max()
     for label in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:MAX_FRAMES] + 1:
         x, y, width, height, _ = stats[label]
@@ -300,6 +303,7 @@ def remove_frames(mask: np.ndarray, stroke: float) -> np.ndarray:
             continue
         ring = own.copy()
         ring[band:-band, band:-band] = False
+        mask = mask.copy() if mask is original else mask
         mask[y:y + height, x:x + width][ring] = False
     return mask
 
@@ -333,12 +337,14 @@ def _overlap(start_a: int, stop_a: int, start_b: int, stop_b: int) -> int:
     return max(0, min(stop_a, stop_b) - max(start_a, start_b))
 
 
-def _marks(mask: np.ndarray, pen: float) -> tuple[list[_Mark], np.ndarray]:
-    """Connected marks, largest first, at most ``MAX_MARKS``, without specks, the edges of a
-    page, or hairlines much finer than the pen (what is left of a rule)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+def _marks(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray,
+           pen: float) -> list[_Mark]:
+    """Connected marks (``labels`` and ``stats`` label ``mask``), largest first, at most
+    ``MAX_MARKS``, without specks, the edges of a page, or hairlines much finer than the pen
+    (what is left of a rule)."""
+    count = len(stats)
     if count < 2:
-        return [], labels
+        return []
     order = np.argsort(-stats[1:, cv2.CC_STAT_AREA], kind="stable")[:MAX_MARKS] + 1
     largest = stats[order[0], cv2.CC_STAT_AREA]
     tallest = max(stats[order, cv2.CC_STAT_HEIGHT].max(), stats[order, cv2.CC_STAT_WIDTH].max())
@@ -357,7 +363,7 @@ def _marks(mask: np.ndarray, pen: float) -> tuple[list[_Mark], np.ndarray]:
         if (along_edge or hairline) and len(order) > 1:
             continue
         marks.append(_Mark(x, y, width, height, area, [int(label)]))
-    return marks, labels
+    return marks
 
 
 def _stack(marks: list[_Mark]) -> list[_Mark]:
@@ -526,8 +532,12 @@ def _candidate(line: _Line, number: int, start: int,
 def find_candidates(ink: Ink) -> Layout:
     """Every run of segments that may be a digit, line by line, top to bottom."""
     intensity = ink.intensity
-    mask = remove_rules(replace(ink, mask=remove_frames(ink.mask.copy(), ink.stroke)))
-    marks, labels = _marks(mask, stroke_width(mask))
+    labelled = _labelled(ink.mask)
+    mask = remove_rules(replace(ink, mask=remove_frames(ink.mask, ink.stroke, labelled)))
+    if mask is not ink.mask:
+        labelled = _labelled(mask)
+    marks = _marks(mask, *labelled, stroke_width(mask))
+    labels = labelled[0]
     layout = Layout([], [], [])
     if not marks:
         return layout
