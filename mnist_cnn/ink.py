@@ -42,8 +42,6 @@ LIGHTING_SIDE = 96
 """... computed on a copy reduced to about this long a side."""
 DIMMEST_PAPER = 0.1
 """Paper darker than this (in shadow) is taken as this bright, so noise is not magnified."""
-PANEL_SIDE = 200
-"""Cards are looked for first on a copy reduced to about this long a side."""
 PANEL_AREA = 0.03
 """A card of other paper covers at least this share of the picture..."""
 PANEL_SQUARE = 0.92
@@ -109,11 +107,13 @@ def flatten(gray: np.ndarray) -> np.ndarray:
     return gray - lighting
 
 
-def _dark_on_light(gray: np.ndarray) -> bool:
+def _dark_on_light(gray: np.ndarray,
+                   classes: tuple[float, np.ndarray] | None = None) -> bool:
     """Polarity from Otsu's brighter class: the paper covers most of the border. A tightly
     cropped digit can touch the border, so an undecided border defers to the corners (even a
-    fat 8 leaves them), and then to whichever class covers most of the picture."""
-    share, bright = _border_share(gray)
+    fat 8 leaves them), and then to whichever class covers most of the picture. ``classes``:
+    ``_border_share(gray)``, when already known."""
+    share, bright = classes or _border_share(gray)
     if abs(share - 0.5) > 0.15:
         return share > 0.5
     corners = int(bright[0, 0]) + int(bright[0, -1]) + int(bright[-1, 0]) + int(bright[-1, -1])
@@ -138,7 +138,7 @@ def _polarity(gray: np.ndarray) -> tuple[bool, np.ndarray]:
     """
     share, bright = _border_share(gray)
     if abs(share - 0.5) > CLEAR_BORDER or min(gray.shape) < SMOOTH_FROM:
-        dark = _dark_on_light(gray)
+        dark = _dark_on_light(gray, (share, bright))
         return dark, ~bright if dark else bright
     flat = flatten(gray)
     dark = _dark_on_light(flat)
@@ -193,17 +193,24 @@ def _noise(image: np.ndarray, paper: np.ndarray, lag: int) -> float:
     return spread + 1e-3
 
 
-def _keep_seeded(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
-    """Hysteresis: the connected parts of ``weak`` that hold at least one ``strong`` pixel."""
-    count, labels = cv2.connectedComponents(weak.view(np.uint8), connectivity=8)
-    seeded = np.zeros(count, dtype=bool)
+def _keep_seeded(weak: np.ndarray, strong: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Hysteresis: the connected parts of ``weak`` that hold at least one ``strong`` pixel;
+    and whether one of them is a large solid blob, as a card of other paper looks before it
+    is read on its own."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(weak.view(np.uint8), connectivity=8)
+    seeded = np.zeros(len(stats), dtype=bool)
     seeded[labels[strong & weak]] = True
     seeded[0] = False
-    return seeded[labels]
+    area = stats[:, cv2.CC_STAT_AREA]
+    box = stats[:, cv2.CC_STAT_WIDTH] * stats[:, cv2.CC_STAT_HEIGHT]
+    solid = seeded & (area >= PANEL_AREA * weak.size) & (area >= PANEL_SOLID * box)
+    return seeded[labels], bool(solid.any())
 
 
-def _ink_on_paper(gray: np.ndarray, ignore: np.ndarray | None = None) -> Ink | None:
-    """The ink of one sheet of paper, white on black, whatever the polarity and lighting.
+def _ink_on_paper(gray: np.ndarray,
+                  ignore: np.ndarray | None = None) -> tuple[Ink | None, bool]:
+    """The ink of one sheet of paper, white on black, whatever the polarity and lighting; and
+    whether it holds a large solid blob (what a card of other paper looks like from here).
 
     Dark ink's contrast is measured against the paper's brightness under it (a shadow dims
     paper and ink alike). ``ignore``: pixels that are not this sheet, left out of the noise.
@@ -223,16 +230,16 @@ def _ink_on_paper(gray: np.ndarray, ignore: np.ndarray | None = None) -> Ink | N
     q05, q30 = np.quantile(_sample(contrast), [0.05, 0.3])
     if (peak < max(MIN_CONTRAST, BLANK_NOISE_RATIO * noise)
             or (lag > 1 and peak - q30 < BLANK_SPREAD * (q30 - q05) / 1.12)):
-        return None
+        return None, False
     low, high = max(0.15 * peak, 3 * noise), 0.6 * peak
     marks = contrast >= low
     split = otsu_threshold(contrast[marks])
     if np.count_nonzero(marks) > MOST_INK * marks.size:
         marks = contrast >= max(low, WEAK * split)
-    mask = _keep_seeded(marks, contrast >= max(split, 5 * noise))
+    mask, blob = _keep_seeded(marks, contrast >= max(split, 5 * noise))
     intensity = np.clip(((gray - level) / light - low) / (high - low), 0.0, 1.0)
     intensity[~mask] = 0.0
-    return Ink(intensity, mask, 0.0, marks)
+    return Ink(intensity, mask, 0.0, marks), blob
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -242,8 +249,7 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return (outside[1:-1, 1:-1] != 2) | mask
 
 
-def _panels(gray: np.ndarray,
-            min_side: int = SMOOTH_FROM // 2) -> list[tuple[slice, slice, np.ndarray]]:
+def _panels(gray: np.ndarray) -> list[tuple[slice, slice, np.ndarray]]:
     """Cards of other paper on the page: a dark card pasted on a white page (or a white one on
     a dark page), written on in the opposite polarity. A card is a large solid region of the
     page's opposite class (Otsu's), holding writing as holes; a digit is never that solid and
@@ -255,7 +261,7 @@ def _panels(gray: np.ndarray,
     panels = []
     for label in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= PANEL_AREA * gray.size):
         x, y, width, height, area = stats[label]
-        if label == 0 or min(width, height) < min_side:
+        if label == 0 or min(width, height) < SMOOTH_FROM // 2:
             continue
         rows, cols = slice(y, y + height), slice(x, x + width)
         own = labels[rows, cols] == label
@@ -269,16 +275,6 @@ def _panels(gray: np.ndarray,
     return panels
 
 
-def _may_hold_panel(gray: np.ndarray) -> bool:
-    """``_panels`` on a copy reduced to about ``PANEL_SIDE``: a cheap test first."""
-    factor = max(1, max(gray.shape) // PANEL_SIDE)
-    if factor == 1:
-        return True
-    small = cv2.resize(gray, (gray.shape[1] // factor, gray.shape[0] // factor),
-                       interpolation=cv2.INTER_AREA)
-    return bool(_panels(small, min_side=SMOOTH_FROM // (2 * factor)))
-
-
 def find_ink(gray: np.ndarray) -> Ink | None:
     """The ink of a grayscale picture (1 = white), or ``None`` when nothing stands out.
 
@@ -289,17 +285,18 @@ def find_ink(gray: np.ndarray) -> Ink | None:
         return None
     if min(gray.shape) < 3:
         gray = np.pad(gray, 2, mode="edge")
-    panels = _panels(gray) if min(gray.shape) >= SMOOTH_FROM and _may_hold_panel(gray) else []
-    page, cards = gray.copy(), np.zeros(gray.shape, dtype=bool)
-    for rows, cols, card in panels:
-        page[rows, cols][card] = float(np.median(gray[_border(gray.shape)]))
-        cards[rows, cols] |= card
-    ink = _ink_on_paper(page, cards if panels else None)
+    ink, blob = _ink_on_paper(gray)
+    panels = _panels(gray) if blob and min(gray.shape) >= SMOOTH_FROM else []
     if panels:
+        page, cards = gray.copy(), np.zeros(gray.shape, dtype=bool)
+        for rows, cols, card in panels:
+            page[rows, cols][card] = float(np.median(gray[_border(gray.shape)]))
+            cards[rows, cols] |= card
+        ink, _ = _ink_on_paper(page, cards)
         ink = ink or Ink(np.zeros_like(gray), np.zeros(gray.shape, bool), 0.0,
                          np.zeros(gray.shape, bool))
         for rows, cols, card in panels:
-            inner = _ink_on_paper(gray[rows, cols])
+            inner, _ = _ink_on_paper(gray[rows, cols])
             for whole, part in ((ink.intensity, inner and inner.intensity),
                                 (ink.mask, inner and inner.mask),
                                 (ink.marks, inner and inner.marks)):
