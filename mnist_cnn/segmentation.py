@@ -3,11 +3,11 @@
 The ink (``mnist_cnn.ink``) still holds things that are not writing: ruled and squared paper,
 a box drawn around a number, underlines, page edges, specks. Those are removed first. What is
 left is cut into connected marks, gathered into lines of writing (top to bottom) and, within a
-line, into *segments* (left to right): marks that stand above one another (a 5's detached bar,
-the two strokes of a 4) are one segment, and a segment too wide for one digit is offered cuts at
-the thin points of its ink. Which runs of segments are digits is for the network to judge:
-``candidates`` lists the plausible runs, and ``best_reading`` picks the partition of each line
-whose digits read most confidently.
+line, into *segments* (left to right): marks that stand above one another (a 5's detached bar)
+are one segment, and a mark too wide for one digit is offered cuts along the paths that cross
+least ink. Which runs of segments are digits (a 4 written in two strokes is two segments, one
+digit) is for the network to judge: ``find_candidates`` lists the plausible runs, and
+``best_reading`` picks the partition of each line whose digits read most confidently.
 """
 
 import itertools
@@ -35,9 +35,9 @@ RULE_OVER_WRITING = 1.8
 RULE_TILT = 0.03
 """Rules may climb or fall by this share of their length (a photo is never quite square)."""
 RULE_BREAK = 0.05
+"""Breaks in a rule up to this share of the picture are bridged when looking for rules."""
 RULE_INKED = 0.8
 """A rule is inked along this share of its length at least (a row of digits is not)."""
-"""Breaks in a rule up to this share of the picture are bridged when looking for rules."""
 THIN_RULE = 0.6
 """... or when it is this much thinner than the pen..."""
 FAINT_RULE = 0.6
@@ -68,13 +68,13 @@ LINE_GAP = 0.2
 """Bands of writing further apart than this share of the shorter one's height are separate
 lines (numbers); closer ones are one."""
 CUT_FROM = 0.8
+"""Marks wider than this many line heights may be two or more touching digits..."""
 CUT_ALONE_FROM = 1.5
 """... or this many, when the mark is alone on its line (a wide 0 or 4 is one digit)."""
 CUT_REACH = 0.25
 """A cut may wander this many line heights either side of the thin point it starts from..."""
 SIDESTEP = 0.05
 """... each step aside costing as much as crossing this much ink."""
-"""Segments wider than this many line heights may be two or more touching digits."""
 WIDEST_DIGIT = 1.6
 """Runs wider than this many line heights are never one digit."""
 SAME_DIGIT_GAP = 0.35
@@ -89,8 +89,6 @@ FRAGMENT_BELOW = 0.55
 SKIP_COST = 50.0
 """Log-odds against leaving a segment out of the reading: only ink no candidate reads at all
 (a mark that is no digit is read, then rejected)."""
-DIGIT_BONUS = 0.0
-"""Log-odds for each digit read, against merging what should stay apart."""
 
 
 @dataclass(frozen=True)
@@ -367,8 +365,8 @@ def _marks(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray,
 
 
 def _stack(marks: list[_Mark]) -> list[_Mark]:
-    """Join marks that stand above one another within one digit's reach: a 5's detached bar, a
-    4 in two strokes, a stroke broken by a faint pen."""
+    """Join marks that stand above one another within one digit's reach: a 5's detached bar,
+    a stroke broken across by a faint pen."""
     heights = sorted(mark.height for mark in marks)
     typical = heights[len(heights) // 2]
     joined: list[_Mark] = []
@@ -588,7 +586,7 @@ def best_reading(layout: Layout, scores: np.ndarray) -> list[list[int]]:
             best[stop] = best[stop - 1] - SKIP_COST
             for index in ending[stop]:
                 candidate = layout.candidates[index]
-                value = best[candidate.start] + scores[index] + candidate.prior + DIGIT_BONUS
+                value = best[candidate.start] + scores[index] + candidate.prior
                 if value > best[stop]:
                     best[stop], choice[stop] = value, index
         chosen, stop = [], count
