@@ -52,7 +52,7 @@ PANEL_HOLES = 0.01
 """... and the writing on it (its holes) at least this share, in strokes no wider than this
 share of the card (a thick 0's counter is no writing)."""
 PANEL_STROKES = 0.12
-NOISE_SAMPLES = 4800
+NOISE_SAMPLES = 2400
 """Paper pixel pairs sampled to measure the paper's noise: plenty, and fast."""
 
 cv2.setNumThreads(1)  # images here are small: threads cost more than they save, and forked
@@ -183,12 +183,15 @@ def _sample(values: np.ndarray) -> np.ndarray:
     return values[::every, ::every]
 
 
-def _noise(image: np.ndarray, paper: np.ndarray, lag: int) -> float:
+def _noise(image: np.ndarray, paper: np.ndarray, lag: int,
+           light: np.ndarray | float = 1.0) -> float:
     """Noise of the paper: the spread of differences between paper pixels ``lag`` apart (far
-    enough to be independent after smoothing), so lighting gradients do not count."""
+    enough to be independent after smoothing), so lighting gradients do not count; measured
+    relative to the paper's ``light``, like the contrast."""
     every = max(1, image.size // NOISE_SAMPLES)
+    rows = image[::every] / (light[::every] if np.ndim(light) else light)
     pairs = paper[::every, lag:] & paper[::every, :-lag]
-    differences = np.abs(image[::every, lag:] - image[::every, :-lag])[pairs]
+    differences = np.abs(rows[:, lag:] - rows[:, :-lag])[pairs]
     spread = 1.4826 / 2**0.5 * float(np.median(differences)) if differences.size else 0.0
     return spread + 1e-3
 
@@ -225,7 +228,7 @@ def _ink_on_paper(gray: np.ndarray,
     contrast = (smooth - level) / light
     near_ink = cv2.dilate(rough.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
     paper = ~near_ink if ignore is None else ~(near_ink | ignore)
-    noise = _noise(smooth / light if dark_ink else smooth, paper, lag)
+    noise = _noise(smooth, paper, lag, light)
     peak = float(contrast.max())
     q05, q30 = np.quantile(_sample(contrast), [0.05, 0.3])
     if (peak < max(MIN_CONTRAST, BLANK_NOISE_RATIO * noise)

@@ -181,10 +181,15 @@ _NO_LINES = (np.zeros((1, 1), dtype=np.int32), np.zeros(1, dtype=np.int64),
 
 
 def _spans(marks: np.ndarray, axis: int) -> bool:
-    """Whether the marks reach across ``RULE_SPAN`` of the picture at all (horizontally for
-    axis 1): a cheap test before looking for rules."""
-    reached = np.count_nonzero(marks.any(axis=1 - axis))
-    return reached >= RULE_SPAN * marks.shape[axis]
+    """Whether some band of rows (columns, for axis 0), as high as a rule may climb, holds
+    marks across enough of the picture for a rule: a cheap test before looking for one."""
+    length = marks.shape[axis]
+    if np.count_nonzero(marks.any(axis=1 - axis)) < RULE_SPAN * length:
+        return False
+    slack = max(1, round(RULE_TILT * length))
+    across = np.ones((2 * slack + 1, 1) if axis == 1 else (1, 2 * slack + 1), np.uint8)
+    band = cv2.dilate(marks.view(np.uint8), across)
+    return int(np.count_nonzero(band, axis=axis).max()) >= RULE_INKED * RULE_SPAN * length
 
 
 def _long_lines(marks: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -239,7 +244,11 @@ def remove_rules(ink: Ink) -> np.ndarray:
     """
     mask, intensity = ink.mask, ink.intensity
     marks = ink.marks | mask
-    found = [_long_lines(marks, axis) if _spans(marks, axis) else _NO_LINES for axis in (1, 0)]
+    reaching = [_spans(marks, axis) for axis in (1, 0)]
+    if not any(reaching):
+        return mask
+    found = [_long_lines(marks, axis) if reach else _NO_LINES
+             for axis, reach in zip((1, 0), reaching, strict=True)]
     lines = ((found[0][0] > 0) | (found[1][0] > 0)) & mask
     rest = mask & ~lines
     if not lines.any() or not rest.any():
