@@ -27,7 +27,7 @@ from mnist_cnn.normalization import DIGIT_BOX, MNIST_CENTRE, SIDE
 
 CANVAS = 56
 """Outliers are drawn on this canvas, then normalized like any digit."""
-REJECT_DIGITS = 0.002
+REJECT_DIGITS = 0.001
 HEAD_EPOCHS = 10
 """The default threshold rejects this share of held-out training digits."""
 LATIN = "ACDEFHKMNPRTUVWXYacefhkmnrtuvwxy"
@@ -276,7 +276,7 @@ def _inputs(model: torch.nn.Module, images: torch.Tensor, batch: int = 4096) -> 
                                 dim=1).cpu() for i in range(0, len(images), batch)])
 
 
-def fit_rejection(model: torch.nn.Module, digits: torch.Tensor, count: int = 8000,
+def fit_rejection(model: torch.nn.Module, digits: torch.Tensor, count: int = 5000,
                   seed: int = 0) -> Rejection:
     """Fit the digit score of a trained ``model`` against outliers made from ``digits``
     (uint8 ``(N, 28, 28)``, the training images); the threshold rejects ``REJECT_DIGITS`` of
