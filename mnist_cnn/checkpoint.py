@@ -40,11 +40,23 @@ def ensure_writable_dir(path: Path) -> None:
         ) from error
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file under the current umask (``0o644`` for ``022``)."""
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through a temporary file in the same folder, fsync it, then rename over ``path``."""
+    """Write through a temporary file in the same folder, fsync it, then rename over ``path``.
+
+    ``mkstemp`` creates the temporary file as 0600 and the rename keeps that, so it is given the
+    umask's ordinary mode first: a checkpoint on a shared server stays readable by the group.
+    """
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.absolute().parent, prefix=f".{path.name}.")
     try:
+        os.chmod(temporary, _new_file_mode())
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()

@@ -52,6 +52,18 @@ def test_the_ten_num_draft_digits_are_read_right(draw_server):
         assert timing and float(timing[1]) > 0
 
 
+def rounded(record: object) -> object:
+    """``record`` with every float to 4 decimals: the server's threads may sum in another order
+    than the CLI's, which moves the last bits of a float32 score."""
+    if isinstance(record, float):
+        return round(record, 4)
+    if isinstance(record, dict):
+        return {key: rounded(value) for key, value in record.items()}
+    if isinstance(record, list):
+        return [rounded(value) for value in record]
+    return record
+
+
 @pytest.mark.slow
 def test_the_api_answers_what_mnist_recognize_json_prints(draw_server, trained_checkpoint):
     done = subprocess.run(
@@ -60,7 +72,7 @@ def test_the_api_answers_what_mnist_recognize_json_prints(draw_server, trained_c
         capture_output=True, text=True, timeout=300, cwd=DRAFTS)
     assert done.returncode == 0, done.stderr
     [printed] = json.loads(done.stdout)
-    assert post(draw_server, draft(4), "num4.png").json() == printed
+    assert rounded(post(draw_server, draft(4), "num4.png").json()) == rounded(printed)
 
 
 @pytest.mark.slow

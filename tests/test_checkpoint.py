@@ -1,5 +1,6 @@
 import os
 import pickle
+import stat
 
 import pytest
 import torch
@@ -152,3 +153,21 @@ def test_missing_folder_is_created_and_unwritable_is_refused(tmp_path, monkeypat
     monkeypatch.setattr(checkpoint_module.tempfile, "TemporaryFile", denied)
     with pytest.raises(CheckpointError, match="cannot write the checkpoint there"):
         ensure_writable_dir(tmp_path / "model.ckpt")
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)],
+                         ids=["022", "002", "077"])
+def test_saved_files_get_the_mode_the_umask_gives_new_files(tmp_path, umask, mode):
+    """Not the temporary file's 0600: a checkpoint on a shared server must stay readable."""
+    existing = tmp_path / "existing.ckpt"
+    save_checkpoint(ConvNet(), existing, {})
+    existing.chmod(0o600)
+    previous = os.umask(umask)
+    try:
+        for path in (tmp_path / "fresh.ckpt", existing):
+            save_checkpoint(ConvNet(), path, {})
+    finally:
+        os.umask(previous)
+    for path in (tmp_path / "fresh.ckpt", existing):
+        assert stat.S_IMODE(path.stat().st_mode) == mode
+        assert stat.S_IMODE(sidecar_path(path).stat().st_mode) == mode

@@ -8,6 +8,7 @@ import torch
 
 from mnist_cnn.checkpoint import load_model
 from mnist_cnn.train import main
+from mnist_cnn.training import resolve_precision
 
 from conftest import cli
 
@@ -32,6 +33,31 @@ def test_trains_and_writes_checkpoint_and_sidecar(tiny_mnist, tmp_path, capsys):
     load_model(checkpoint, torch.device("cpu"))
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
+def test_precision_is_chosen_and_recorded(tiny_mnist, tmp_path, capsys, precision):
+    checkpoint = tmp_path / "model.ckpt"
+    assert main(_train_args(tiny_mnist, checkpoint, "--precision", precision, "--epochs", "3",
+                            "--no-report")) == 0
+    used = resolve_precision(precision, torch.device("cpu"))
+    name = {"fp32": "float32", "bf16": "bfloat16 autocast"}[used]
+    assert f"Training on cpu ({name}) with 300 images, then the hardest 30%: 3 epochs" in (
+        capsys.readouterr().out)
+    sidecar = json.loads(checkpoint.with_suffix(".json").read_text())
+    assert sidecar["precision"] == used and sidecar["config"]["precision"] == precision
+    assert [(e["images"], e["steps"]) for e in sidecar["epochs"]] == [(300, 5), (90, 2), (90, 2)]
+    state = torch.load(checkpoint, weights_only=True)
+    assert all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())
+
+
+def test_hard_share_one_trains_on_every_image_every_epoch(tiny_mnist, tmp_path, capsys):
+    checkpoint = tmp_path / "model.ckpt"
+    assert main(_train_args(tiny_mnist, checkpoint, "--hard-share", "1", "--epochs", "2",
+                            "--no-report")) == 0
+    assert "with 300 images: 2 epochs" in capsys.readouterr().out
+    sidecar = json.loads(checkpoint.with_suffix(".json").read_text())
+    assert [e["images"] for e in sidecar["epochs"]] == [300, 300]
+
+
 def test_same_seed_gives_the_same_checkpoint(tiny_mnist, tmp_path):
     states = []
     for run, seed in enumerate(["3", "3", "4"]):
@@ -52,7 +78,8 @@ def test_eval_only_reports_accuracy_without_writing(tiny_mnist, checkpoint, caps
 
 @pytest.mark.parametrize("flag, value", [
     ("--epochs", "0"), ("--batch-size", "-1"), ("--lr", "0"), ("--lr", "nan"),
-    ("--log-interval", "x"), ("--device", "gpu"),
+    ("--log-interval", "x"), ("--device", "gpu"), ("--hard-share", "0"),
+    ("--hard-share", "1.5"), ("--precision", "fp16"),
 ])
 def test_argparse_rejects_nonsense(flag, value, capsys):
     with pytest.raises(SystemExit) as exit_info:

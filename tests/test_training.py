@@ -1,10 +1,21 @@
 import pytest
 import torch
 
+from mnist_cnn import training
+from mnist_cnn.checkpoint import check_compatible
 from mnist_cnn.data import load_mnist
 from mnist_cnn.errors import TrainingDiverged
 from mnist_cnn.model import ConvNet
-from mnist_cnn.training import TrainConfig, augment, evaluate, train
+from mnist_cnn.training import (
+    TrainConfig,
+    augment,
+    epoch_sizes,
+    evaluate,
+    native_bf16,
+    one_cycle,
+    resolve_precision,
+    train,
+)
 
 
 def _train(data, **overrides):
@@ -19,7 +30,7 @@ def _train(data, **overrides):
 
 def test_learns_the_generated_digits_and_reports_progress(tiny_mnist):
     data = load_mnist(tiny_mnist, download=False)
-    model, history, steps, epochs = _train(data, epochs=3)
+    model, history, steps, epochs = _train(data, epochs=3, hard_share=1.0)
     assert [s.epoch for s in epochs] == [1, 2, 3]
     assert len(history.step_losses) == len(history.step_lrs) == 3 * 10
     assert [s.step for s in steps if s.loss is not None] == [3, 6, 9, 10] * 3
@@ -27,11 +38,104 @@ def test_learns_the_generated_digits_and_reports_progress(tiny_mnist):
     assert evaluate(model, data.test).accuracy == pytest.approx(history.epochs[-1].test_accuracy)
 
 
-def test_one_cycle_schedule_peaks_at_lr_and_ends_low(tiny_mnist):
+def test_one_cycle_rises_linearly_to_the_peak_then_falls_linearly_to_zero():
+    factors = [one_cycle(step, 100, 0.2) for step in range(101)]
+    assert factors[0] == pytest.approx(1 / 25)
+    assert factors[20] == 1 and max(factors) == 1
+    assert factors[10] == pytest.approx((1 / 25 + 1) / 2)
+    assert factors[60] == pytest.approx(0.5)
+    assert factors[99] == pytest.approx(1 / 80) and factors[100] == 0
+    assert one_cycle(0, 1, 0.2) == 1  # a one-step run trains at the peak
+
+
+def test_schedule_peaks_at_lr_and_ends_low(tiny_mnist):
     data = load_mnist(tiny_mnist, download=False)
-    _, history, _, _ = _train(data, lr=0.05)
-    assert max(history.step_lrs) == pytest.approx(0.05, rel=0.05)
-    assert history.step_lrs[-1] < 0.01 * 0.05 * 10
+    _, history, _, _ = _train(data, lr=0.05, epochs=3)
+    assert max(history.step_lrs) == pytest.approx(0.05)
+    assert history.step_lrs[-1] < 0.05 * 0.1
+    assert len(history.step_lrs) == sum(stats.steps for stats in history.epochs)
+
+
+def test_epochs_after_the_first_train_on_the_hardest_share(tiny_mnist, monkeypatch):
+    data = load_mnist(tiny_mnist, download=False)
+    seen = []
+    real_order = training.epoch_order
+
+    def recording(last_loss, size, shuffle):
+        order = real_order(last_loss, size, shuffle)
+        seen.append((last_loss.clone(), order))
+        return order
+
+    monkeypatch.setattr(training, "epoch_order", recording)
+    _, history, steps, _ = _train(data, epochs=3, hard_share=0.3)
+    assert epoch_sizes(300, TrainConfig(epochs=3, hard_share=0.3)) == [300, 90, 90]
+    assert [(s.images, s.steps) for s in history.epochs] == [(300, 10), (90, 3), (90, 3)]
+    assert [s.steps_per_epoch for s in steps if s.step == 1] == [10, 3, 3]
+    assert sorted(seen[0][1].tolist()) == list(range(300))
+    for last_loss, order in seen[1:]:
+        assert torch.isfinite(last_loss).all()  # every image has been seen in the first epoch
+        assert len(set(order.tolist())) == 90
+        assert last_loss[order].min() >= last_loss.topk(90).values.min()
+    assert not torch.equal(seen[1][1], seen[2][1])
+
+
+def test_precision_auto_means_bf16_only_where_the_hardware_has_it(monkeypatch):
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if native_bf16(cpu) else "fp32")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    assert not native_bf16(torch.device("mps"))
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("fp16", cpu)
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.delattr(torch.cpu, name, raising=False)
+    monkeypatch.setattr(training, "_cpu_flags", lambda: {"avx2", "avx512f"})
+    assert not native_bf16(cpu)
+    monkeypatch.setattr(training, "_cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert native_bf16(cpu)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_learn_and_keep_a_float32_reference_state_dict(tiny_mnist, precision):
+    data = load_mnist(tiny_mnist, download=False)
+    model, history, _, _ = _train(data, epochs=3, precision=precision)
+    assert history.precision == precision
+    assert history.epochs[-1].test_accuracy > 80
+    state = model.state_dict()
+    check_compatible(state, "trained")
+    assert all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())
+
+
+def test_training_forward_is_the_model_forward(tiny_mnist):
+    """The channels-last second block is a memory layout, not a different network."""
+    data = load_mnist(tiny_mnist, download=False)
+    torch.manual_seed(0)
+    model = ConvNet()
+    images = training.as_input(data.train.images[:64])
+    for mode in (model.train, model.eval):
+        mode()
+        ours, theirs = ConvNet(), ConvNet()
+        ours.load_state_dict(model.state_dict())
+        theirs.load_state_dict(model.state_dict())
+        ours.train(model.training)
+        theirs.train(model.training)
+        mine = training._forward(ours, images)
+        reference = theirs(images)
+        assert torch.allclose(mine, reference, atol=1e-5)
+        mine.square().sum().backward()
+        reference.square().sum().backward()
+        scale = max(p.grad.abs().max().item() for p in theirs.parameters())
+        for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+            assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_bf16_evaluation_is_close_to_float32(tiny_mnist):
+    data = load_mnist(tiny_mnist, download=False)
+    model, *_ = _train(data, epochs=2)
+    exact = evaluate(model, data.test)
+    quick = evaluate(model, data.test, "bf16")
+    assert exact.probabilities.dtype == quick.probabilities.dtype == torch.float32
+    assert (exact.probabilities - quick.probabilities).abs().max() < 0.05
 
 
 def test_same_seed_same_weights_on_the_cpu(tiny_mnist):
