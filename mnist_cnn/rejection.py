@@ -15,6 +15,7 @@ its neighbour, scribbles, simple shapes, and glyphs of other alphabets drawn by 
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,12 +269,21 @@ class Rejection:
         return cls(**tensors, output_bias=bias, threshold=threshold)
 
 
+FIT_BATCH = 500
+"""Images normalized and scored at a time while fitting: keeps ``mnist-train``'s peak memory
+down."""
+
+
 @torch.no_grad()
-def _inputs(model: torch.nn.Module, images: torch.Tensor, batch: int = 4096) -> torch.Tensor:
-    """The head's inputs (features and logits) for 28x28 ``images``."""
+def _inputs(model: torch.nn.Module, images: torch.Tensor,
+            prepare: Callable[[torch.Tensor, int], torch.Tensor]) -> torch.Tensor:
+    """The head's inputs (features and logits) for ``prepare(images[i:i + FIT_BATCH], i)``,
+    batch by batch."""
     device = next(model.parameters()).device
-    return torch.cat([torch.cat(penultimate(model, images[i:i + batch].unsqueeze(1).to(device)),
-                                dim=1).cpu() for i in range(0, len(images), batch)])
+    return torch.cat([
+        torch.cat(penultimate(model, prepare(images[i:i + FIT_BATCH], i).unsqueeze(1).to(device)),
+                  dim=1).cpu()
+        for i in range(0, len(images), FIT_BATCH)])
 
 
 def fit_rejection(model: torch.nn.Module, digits: torch.Tensor, count: int = 5000,
@@ -286,9 +296,15 @@ def fit_rejection(model: torch.nn.Module, digits: torch.Tensor, count: int = 500
     order = torch.randperm(len(digits), generator=generator)[:count + count // 2]
     chosen = digits[order.to(digits.device)].float().div(255).cpu()
     model.eval()
-    positive = _inputs(model, renormalize(chosen[:count]))
-    negative = _inputs(model, outliers(chosen[:count], count, seed))
-    held_out = _inputs(model, renormalize(chosen[count:] if len(chosen) > count else chosen))
+    def as_digits(images: torch.Tensor, start: int) -> torch.Tensor:
+        return renormalize(images)
+
+    def as_outliers(images: torch.Tensor, start: int) -> torch.Tensor:
+        return outliers(images, len(images), seed + start)
+
+    positive = _inputs(model, chosen[:count], as_digits)
+    negative = _inputs(model, chosen[:count], as_outliers)
+    held_out = _inputs(model, chosen[count:] if len(chosen) > count else chosen, as_digits)
     inputs = torch.cat([positive, negative])
     labels = torch.cat([torch.ones(len(positive)), torch.zeros(len(negative))])
     mean, scale = inputs.mean(0), inputs.std(0) + 1e-3
