@@ -48,10 +48,12 @@ PANEL_SQUARE = 0.92
 """... its outline fills this share of its bounding box (it is a rectangle)..."""
 PANEL_SOLID = 0.6
 """... its paper at least this share of its outline..."""
-PANEL_HOLES = 0.01
+PANEL_HOLES = 0.005
 """... and the writing on it (its holes) at least this share, in strokes no wider than this
 share of the card (a thick 0's counter is no writing)."""
-PANEL_STROKES = 0.12
+PANEL_STROKES = 0.2
+CARD_EDGE = 3
+"""Pixels around a card that belong to its edge, not to the page."""
 NOISE_SAMPLES = 2400
 """Paper pixel pairs sampled to measure the paper's noise: plenty, and fast."""
 
@@ -216,7 +218,8 @@ def _ink_on_paper(gray: np.ndarray,
     whether it holds a large solid blob (what a card of other paper looks like from here).
 
     Dark ink's contrast is measured against the paper's brightness under it (a shadow dims
-    paper and ink alike). ``ignore``: pixels that are not this sheet, left out of the noise.
+    paper and ink alike). ``ignore``: pixels that are not this sheet, left out of the noise
+    and of the test for a blank sheet.
     """
     lag = 3 if min(gray.shape) >= SMOOTH_FROM else 1
     smooth = cv2.GaussianBlur(gray, (3, 3), 0.8) if lag == 3 else gray
@@ -230,7 +233,8 @@ def _ink_on_paper(gray: np.ndarray,
     paper = ~near_ink if ignore is None else ~(near_ink | ignore)
     noise = _noise(smooth, paper, lag, light)
     peak = float(contrast.max())
-    q05, q30 = np.quantile(_sample(contrast), [0.05, 0.3])
+    sampled = _sample(contrast) if ignore is None else _sample(contrast)[~_sample(ignore)]
+    q05, q30 = np.quantile(sampled, [0.05, 0.3]) if sampled.size else (0.0, 0.0)
     if (peak < max(MIN_CONTRAST, BLANK_NOISE_RATIO * noise)
             or (lag > 1 and peak - q30 < BLANK_SPREAD * (q30 - q05) / 1.12)):
         return None, False
@@ -291,10 +295,15 @@ def find_ink(gray: np.ndarray) -> Ink | None:
     ink, blob = _ink_on_paper(gray)
     panels = _panels(gray) if blob and min(gray.shape) >= SMOOTH_FROM else []
     if panels:
-        page, cards = gray.copy(), np.zeros(gray.shape, dtype=bool)
+        cards = np.zeros(gray.shape, dtype=bool)
         for rows, cols, card in panels:
-            page[rows, cols][card] = float(np.median(gray[_border(gray.shape)]))
             cards[rows, cols] |= card
+        # The card's soft edge, a few pixels wide, goes too: left on the page, its outline is
+        # the strongest mark there and the page's noise would be read against it.
+        edge = np.ones((2 * CARD_EDGE + 1, 2 * CARD_EDGE + 1), np.uint8)
+        cards = cv2.dilate(cards.view(np.uint8), edge).view(bool)
+        page = gray.copy()
+        page[cards] = float(np.median(gray[_border(gray.shape)]))
         ink, _ = _ink_on_paper(page, cards)
         ink = ink or Ink(np.zeros_like(gray), np.zeros(gray.shape, bool), 0.0,
                          np.zeros(gray.shape, bool))

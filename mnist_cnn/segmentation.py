@@ -195,7 +195,8 @@ def _spans(marks: np.ndarray, axis: int) -> bool:
 def _long_lines(marks: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Straight lines spanning ``RULE_SPAN`` of the picture, horizontal (axis 1) or vertical
     (axis 0), tilted a little and with short breaks (a faint rule is not inked all along):
-    each line's pixels labelled, and each label's span and area (label 0: none)."""
+    each line's pixels labelled, and each label's span and thickness: the median over its
+    columns, so the strokes that cross it do not thicken it (label 0: none)."""
     work = marks if axis == 1 else marks.T
     length = work.shape[1]
     slack = max(1, round(RULE_TILT * length))
@@ -207,7 +208,7 @@ def _long_lines(marks: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, n
                             np.ones((1, max(3, int(0.8 * RULE_SPAN * length))), np.uint8))
     bands, stats = _labelled(runs.view(bool))
     labels = np.zeros(work.shape, dtype=np.int32)
-    spans, areas = [0], [0]
+    spans, thicknesses = [0], [0.0]
     for band in np.flatnonzero(stats[:, cv2.CC_STAT_WIDTH] >= RULE_SPAN * length):
         if band == 0:
             continue
@@ -221,10 +222,10 @@ def _long_lines(marks: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, n
         if len(columns) and columns[-1] - columns[0] + 1 >= RULE_SPAN * length:
             labels[window][line] = len(spans)
             spans.append(int(columns[-1] - columns[0] + 1))
-            areas.append(int(np.count_nonzero(line)))
+            thicknesses.append(float(np.median(np.count_nonzero(line[:, columns], axis=0))))
     if axis == 0:
         labels = np.ascontiguousarray(labels.T)
-    return labels, np.array(spans), np.array(areas)
+    return labels, np.array(spans), np.array(thicknesses)
 
 
 def _attached_height(mask: np.ndarray, line: np.ndarray) -> int:
@@ -237,10 +238,11 @@ def remove_rules(ink: Ink) -> np.ndarray:
     """Remove ruled and squared paper, long frames and underlines; mend the strokes they crossed.
 
     A straight line spanning most of the picture is a rule when it is thinner or fainter than
-    the writing, or far longer than the writing is tall: for a horizontal line, the writing
-    joined to it (a 7's bar is never much longer than the 7 is tall); for a vertical one, the
-    writing that stands free of it (a tall 1 alone, or two, is kept), or when there are several
-    and all the writing touches them.
+    the writing (medians along the line: the strokes crossing it do not count), or far longer
+    than the writing is tall: for a horizontal line, the writing joined to it (a 7's bar is
+    never much longer than the 7 is tall); for a vertical one, the writing that stands free of
+    it (a tall 1 alone, or two, is kept), or when there are several and all the writing touches
+    them.
     """
     mask, intensity = ink.mask, ink.intensity
     marks = ink.marks | mask
@@ -258,13 +260,13 @@ def remove_rules(ink: Ink) -> np.ndarray:
     for labels, line_spans, _ in found:
         np.maximum(spans, line_spans[labels] * (labels > 0), out=spans)
     free = _free_writing_height(mask, lines, spans)
-    for axis, (labels, line_spans, areas) in zip((1, 0), found, strict=True):
+    for axis, (labels, line_spans, thicknesses) in zip((1, 0), found, strict=True):
         rules = np.zeros(len(line_spans), dtype=bool)
         for label in np.unique(labels[labels > 0]):
             line = labels == label
             writing = _attached_height(mask, line) if axis == 1 else free
-            rules[label] = (areas[label] / line_spans[label] <= THIN_RULE * pen
-                            or float(intensity[line].mean()) <= FAINT_RULE * level
+            rules[label] = (thicknesses[label] <= THIN_RULE * pen
+                            or float(np.median(intensity[line])) <= FAINT_RULE * level
                             or 0 < writing * RULE_OVER_WRITING <= line_spans[label])
         several = len(np.unique(labels)) - 1 >= RULED_LINES
         if not rules.any() and free == 0 and several:

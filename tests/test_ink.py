@@ -44,15 +44,33 @@ def test_digits_in_a_sharp_edged_shadow_are_found_like_the_others():
     assert edge.sum() <= 6 * 3, "the shadow's edge is paper, not ink"
 
 
-def test_light_ink_on_a_dark_card_pasted_on_a_white_page():
-    card = 0.15 * (1 - write("52")) + 0.95 * write("52")
+@pytest.mark.parametrize("pen, ink_level", [(1, 0.95), (15, 0.95), (1, 0.6)],
+                         ids=["plain", "bold", "faint"])
+def test_light_ink_on_a_dark_card_pasted_on_a_white_page(pen, ink_level):
+    written = cv2.dilate(write("52"), np.ones((pen, pen), np.uint8))
+    card = 0.15 * (1 - written) + ink_level * written
     page = np.full((card.shape[0] + 80, card.shape[1] + 120), 0.95, dtype=np.float32)
     page[40:-40, 60:-60] = card
     ink = find_ink(page)
     assert not ink.mask[40:45, 60:-60].any(), "the card itself is not ink"
-    expected = write("52") > 0.5
+    expected = written > 0.5
     found = ink.mask[40:-40, 60:-60]
     assert (found & expected).sum() >= 0.8 * expected.sum()
+
+
+def test_the_page_around_a_card_holds_no_ink_when_nothing_is_written_on_it():
+    """Neither the card's soft edge nor the page's grain is read as writing."""
+    rng = np.random.default_rng(3)
+    card = 0.15 * (1 - write("452")) + 0.95 * write("452")
+    page = np.full((card.shape[0] + 160, card.shape[1] + 240), 0.93, dtype=np.float32)
+    page[80:-80, 120:-120] = card
+    page = cv2.GaussianBlur(page, (5, 5), 1.2) + rng.normal(0, 0.03, page.shape)
+    ink = find_ink(np.clip(page, 0, 1).astype(np.float32))
+    outside = ink.mask.copy()
+    outside[80:-80, 120:-120] = False
+    assert not outside.any()
+    expected = write("452") > 0.5
+    assert (ink.mask[80:-80, 120:-120] & expected).sum() >= 0.8 * expected.sum()
 
 
 def test_blank_pictures_and_pure_noise_have_no_ink():

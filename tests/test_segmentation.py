@@ -31,10 +31,10 @@ def digit_columns(text: str, gap: float = 0.35, height: int = 60, margin: int = 
     return spans
 
 
-def assert_one_segment_per_digit(layout: Layout, text: str) -> None:
+def assert_one_segment_per_digit(layout: Layout, text: str, gap: float = 0.35) -> None:
     assert layout.segments == [len(text)]
     boxes = single_boxes(layout)
-    for (left, right), box in zip(digit_columns(text), boxes, strict=True):
+    for (left, right), box in zip(digit_columns(text, gap), boxes, strict=True):
         assert abs(box[0] - left) <= 3 and abs(box[0] + box[2] - right) <= 3
 
 
@@ -128,3 +128,16 @@ def test_hostile_pictures_end_in_bounded_time(kind):
     layout = find_candidates(ink) if ink is not None else Layout([], [], [])
     assert time.perf_counter() - started < 10, "generous on a loaded CI machine; ~0.1 s here"
     assert len(layout.candidates) <= 3 * MAX_MARKS
+
+
+def test_a_grid_line_through_the_middle_of_the_writing_is_removed():
+    """Judged by its own thickness and shade, not by the strokes that cross it, which only
+    thicken and darken it where the digits are."""
+    gray = on_paper(write("70", gap=0.5))
+    rows, cols = gray.shape
+    for y in (8, rows // 2, rows - 8):
+        cv2.line(gray, (0, y), (cols, y), 0.55, 2)
+    for x in range(8, cols, 40):
+        cv2.line(gray, (x, 0), (x, rows), 0.55, 2)
+    assert_one_segment_per_digit(layout_of(gray), "70", gap=0.5)
+
