@@ -7,8 +7,10 @@
    is the highest digit score of its marks (it is "not a digit" when all marks are below the
    threshold).
 3. Reports, at the default threshold, the share of non-digits rejected and of real digits
-   rejected, and the ROC AUC; the same for the softmax confidence as the score (what a plain
-   classifier has); and draws the trade-off curves into ``docs/rejection.png``.
+   rejected (pictures in which ``mnist-recognize`` reads no digit: as it decides, with its
+   leniency for tall marks in a number), and the ROC AUC of the picture score; the same for the
+   softmax confidence as the score (what a plain classifier has); and draws the trade-off
+   curves of the picture score into ``docs/rejection.png``.
 
     python bench/bench_rejection.py --checkpoint model.ckpt --data-dir ../shared/MNIST_data
 """
@@ -42,6 +44,11 @@ def picture_scores(recognizer: Recognizer, paths: list[Path]) -> tuple[np.ndarra
         scores.append(max((s for s, _ in marks), default=-np.inf))
         confidences.append(max((c for _, c in marks), default=-np.inf))
     return np.array(scores), np.array(confidences)
+
+
+def none_read(recognizer: Recognizer, paths: list[Path]) -> np.ndarray:
+    """Per picture: whether ``mnist-recognize`` reads no digit in it (not a digit, or blank)."""
+    return np.array([not result.digits for result in recognizer.read_paths(paths)])
 
 
 def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -103,25 +110,27 @@ def main() -> None:
         others = render_nondigits_folder(Path(scratch) / "others", args.nondigits, seed=0)
         digits = render_folder(test.data.numpy()[:args.digits], test.targets.numpy()[:args.digits],
                                Path(scratch) / "digits", seed=0)
-        other_scores, other_confidence = picture_scores(
-            recognizer, [Path(entry["path"]) for entry in others])
-        digit_scores, digit_confidence = picture_scores(recognizer, [Path(p) for p, _ in digits])
-    sets = {"MNIST test digits": (digit_scores, digit_confidence)}
-    if (DEVSET / "labels.csv").is_file():
-        rows = list(csv.DictReader((DEVSET / "labels.csv").open()))
-        sets["dev set digits"] = picture_scores(
-            recognizer, [DEVSET / "images" / row["file"] for row in rows])
-    else:
-        print(f"dev set: not found at {DEVSET}, skipped")
+        paths = {"non-digits": [Path(entry["path"]) for entry in others],
+                 "MNIST test digits": [Path(p) for p, _ in digits]}
+        if (DEVSET / "labels.csv").is_file():
+            rows = list(csv.DictReader((DEVSET / "labels.csv").open()))
+            paths["dev set digits"] = [DEVSET / "images" / row["file"] for row in rows]
+        else:
+            print(f"dev set: not found at {DEVSET}, skipped")
+        scored = {name: picture_scores(recognizer, chosen) for name, chosen in paths.items()}
+        recognizer.reject_threshold = threshold
+        rejected = {name: none_read(recognizer, chosen) for name, chosen in paths.items()}
+    other_scores, other_confidence = scored.pop("non-digits")
+    other_rejected = rejected.pop("non-digits")
     print(f"default threshold {threshold:.2f}: non-digits rejected "
-          f"{100 * (other_scores < threshold).mean():.1f} % of {len(other_scores)}")
+          f"{100 * other_rejected.mean():.1f} % of {len(other_rejected)}")
     families = sorted({entry["family"] for entry in others})
     for family in families:
         chosen = np.array([entry["family"] == family for entry in others])
-        print(f"  {family}: {100 * (other_scores[chosen] < threshold).mean():.1f} % rejected")
+        print(f"  {family}: {100 * other_rejected[chosen].mean():.1f} % rejected")
     curves = {}
-    for name, (scores, confidence) in sets.items():
-        print(f"{name}: {100 * (scores < threshold).mean():.2f} % of {len(scores)} rejected; "
+    for name, (scores, confidence) in scored.items():
+        print(f"{name}: {100 * rejected[name].mean():.2f} % of {len(scores)} rejected; "
               f"ROC AUC {roc_auc(scores, other_scores):.3f} (softmax confidence as the score: "
               f"{roc_auc(confidence, other_confidence):.3f})")
         curves[f"digit score, {name}"] = curve(scores, other_scores)

@@ -29,7 +29,7 @@ from mnist_cnn.images import decode_bytes, read_grayscale, to_gray
 from mnist_cnn.ink import find_ink
 from mnist_cnn.normalization import SIDE, normalize, plain_input
 from mnist_cnn.rejection import Rejection, load_rejection, penultimate
-from mnist_cnn.segmentation import Layout, best_reading, find_candidates, whole
+from mnist_cnn.segmentation import Candidate, Layout, best_reading, find_candidates, whole
 
 IMAGE_SUFFIXES = frozenset({
     ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm",
@@ -40,6 +40,12 @@ DIGIT_SCORE_WEIGHT = 0.5
 DIGIT_SCORE_RANGE = (-8.0, 2.0)
 """How much the digit score counts, beside the network's confidence, when choosing how to cut
 a line into digits (a piece of a digit, or two run together, reads less like one)."""
+IN_NUMBER_LENIENCY = 2.0
+"""Log-odds less evidence a mark needs to be a digit when it stands in a line with others and
+is at least ``IN_NUMBER_HEIGHT`` line heights tall: a dash or a dot is not; measured, a pound or
+euro sign still scores below the lowered threshold."""
+IN_NUMBER_HEIGHT = 0.7
+
 PARALLEL_FROM = 64
 """Fewer files than this are prepared in-process: starting workers would cost more than it saves."""
 
@@ -342,6 +348,13 @@ class Recognizer:
             results.append(result)
         return results
 
+    def _threshold(self, candidate: Candidate, marks_in_line: int) -> float:
+        """The digit score below which ``candidate`` is not a digit: in a number, a mark as
+        tall as the digits beside it is more likely one itself, so it needs less evidence."""
+        if marks_in_line > 1 and candidate.height >= IN_NUMBER_HEIGHT:
+            return self.reject_threshold - IN_NUMBER_LENIENCY
+        return self.reject_threshold
+
     def _read_digits(self, result: Recognition, prepared: Prepared,
                      log_probabilities: torch.Tensor, digit_scores: torch.Tensor | None) -> None:
         layout = prepared.layout
@@ -359,7 +372,7 @@ class Recognizer:
                 box = tuple(round(value / prepared.scale) for value in candidate.box)
                 pixels = prepared.inputs[index] if prepared.preview is not None else None
                 score = None if digit_scores is None else float(digit_scores[index])
-                if score is not None and score < self.reject_threshold:
+                if score is not None and score < self._threshold(candidate, len(line)):
                     result.rejected.append(RejectedMark(box, top_k[0][0], score, pixels))
                     continue
                 digits.append(DigitReading(

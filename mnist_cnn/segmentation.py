@@ -82,7 +82,9 @@ SAME_DIGIT_GAP = 0.35
 CUT_COST = 3.0
 """Log-odds against cutting through ink: a cut must make both sides read clearly better."""
 WIDTH_COST = 4.0
-"""Log-odds against a digit wider than it is high, per squared excess."""
+"""Log-odds against a digit wider than ``WIDTH_FROM`` line heights, per line height of excess:
+few digits are that wide, two run together often are."""
+WIDTH_FROM = 0.8
 FRAGMENT_COST = 4.0
 """Log-odds against a digit shorter than ``FRAGMENT_BELOW`` line heights, per line height."""
 FRAGMENT_BELOW = 0.55
@@ -112,7 +114,7 @@ class Candidate:
         """The log-odds its shape gives it: a cut through ink, a run wider than a digit, or a
         fragment much shorter than the line lower them."""
         return (-CUT_COST / 2 * self.cut_strokes
-                - WIDTH_COST * max(0.0, self.width - 1.0) ** 2
+                - WIDTH_COST * max(0.0, self.width - WIDTH_FROM)
                 - FRAGMENT_COST * max(0.0, FRAGMENT_BELOW - self.height))
 
 

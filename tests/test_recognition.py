@@ -2,6 +2,7 @@
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -9,7 +10,7 @@ from pictures import as_image, draw_one, on_paper, write
 from PIL import Image, ImageDraw
 
 from mnist_cnn.errors import UsageError
-from mnist_cnn.recognition import Options, Recognizer, expand_inputs
+from mnist_cnn.recognition import IN_NUMBER_LENIENCY, Options, Recognizer, expand_inputs
 
 CPU = torch.device("cpu")
 FIELDS = {"path", "digit", "confidence", "top_k", "uncertain", "blank", "error", "number",
@@ -138,3 +139,23 @@ def test_trained_weights_read_numbers_and_say_not_a_digit(trained_checkpoint, tm
     assert result.not_digit and result.number == "" and result.rejected[0].closest in range(10)
     plain = Recognizer.from_checkpoint(trained_checkpoint, CPU, reject=False)
     assert plain.read_image(house, "house").digit in range(10)
+
+
+@pytest.mark.slow
+def test_in_a_number_a_digit_sized_mark_needs_less_evidence_a_dash_does_not(trained_checkpoint):
+    recognizer = Recognizer.from_checkpoint(trained_checkpoint, CPU)
+    ink = write("47", gap=1.2)
+    middle = ink.shape[1] // 2
+    cv2.line(ink, (middle - 12, ink.shape[0] // 2), (middle + 12, ink.shape[0] // 2), 1.0, 5)
+    number = as_image(on_paper(ink))
+    recognizer.reject_threshold = -np.inf
+    scores = [digit.score for digit in recognizer.read_image(number, "4-7").digits]
+    assert len(scores) == 3, "the dash is a mark of its own"
+    weakest = min(scores[0], scores[2])
+    assert scores[1] < weakest - IN_NUMBER_LENIENCY
+    recognizer.reject_threshold = weakest + IN_NUMBER_LENIENCY / 2
+    read = recognizer.read_image(number, "4-7")
+    assert read.number == "47" and len(read.rejected) == 1, "the dash is left out, the digits kept"
+    alone = write("47", gap=1.2)[:, :middle - 20] if scores[0] == weakest else write(
+        "47", gap=1.2)[:, middle + 20:]
+    assert recognizer.read_image(as_image(on_paper(alone)), "alone").not_digit
