@@ -124,12 +124,52 @@ def _pieces(digits: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return out
 
 
+def _composite(image: np.ndarray, rng: np.random.Generator, pen: int) -> None:
+    """A doodle of simple shapes drawn together: a closed outline (a box, a polygon, an oval)
+    with a roof on top of it and or a door, a window or two eyes inside it: a house, a face, a
+    sign. (No loop over a loop, no stem under one: those are 8s, 6s and 9s.)"""
+    half = rng.uniform(7, 14, 2)
+    centre = np.array([28.0, rng.uniform(28, 36)])
+    body = int(rng.integers(0, 3))
+    if body == 0:
+        cv2.rectangle(image, tuple(int(v) for v in centre - half),
+                      tuple(int(v) for v in centre + half), 255, pen)
+    elif body == 1:
+        cv2.ellipse(image, tuple(int(v) for v in centre), tuple(int(v) for v in half), 0, 0, 360,
+                    255, pen, cv2.LINE_AA)
+    else:
+        sides = int(rng.integers(5, 8))
+        angles = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(sides) / sides
+        points = centre + half * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        cv2.polylines(image, [points.astype(np.int32)], True, 255, pen, cv2.LINE_AA)
+    roof, inside = [(True, False), (False, True), (True, True)][int(rng.integers(0, 3))]
+    if roof:
+        top = centre[1] - half[1]
+        points = [(centre[0] - half[0] - rng.uniform(0, 4), top),
+                  (centre[0] + rng.uniform(-3, 3), top - rng.uniform(6, 16)),
+                  (centre[0] + half[0] + rng.uniform(0, 4), top)]
+        cv2.polylines(image, [np.array(points, np.int32)], False, 255, pen, cv2.LINE_AA)
+    if inside and rng.random() < 0.5:  # a door or a window
+        inner = half * rng.uniform(0.2, 0.5, 2)
+        middle = centre + half * rng.uniform(-0.4, 0.4, 2)
+        cv2.rectangle(image, tuple(int(v) for v in middle - inner),
+                      tuple(int(v) for v in middle + inner), 255, max(1, pen - 1))
+    elif inside:  # two eyes
+        for side in (-1, 1):
+            eye = centre + np.array([side * half[0] * 0.4, -half[1] * 0.3])
+            cv2.circle(image, tuple(int(v) for v in eye), max(1, pen - 1), 255, -1)
+
+
 def _strokes(count: int, rng: np.random.Generator) -> torch.Tensor:
-    """Pen strokes that are no digit: scribbles, zigzags, shapes, crosses and stars."""
+    """Pen strokes that are no digit: scribbles, zigzags, shapes, crosses and stars, and
+    doodles of several shapes."""
     images = np.zeros((count, CANVAS, CANVAS), dtype=np.uint8)
     for image in images:
         pen = int(rng.integers(2, 6))
-        kind = int(rng.integers(0, 6))
+        kind = int(rng.integers(0, 8))
+        if kind >= 6:
+            _composite(image, rng, pen)
+            continue
         centre = rng.uniform(18, 38, 2)
         radius = rng.uniform(10, 24)
         if kind == 0:
