@@ -7,6 +7,7 @@ about the run live in a JSON sidecar next to it.
 import json
 import os
 import pickle
+import struct
 import tempfile
 import warnings
 import zipfile
@@ -105,6 +106,11 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         ) from error
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
         raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({error})") from error
+    except (KeyError, IndexError, TypeError, AttributeError, OverflowError, struct.error) as error:
+        # What the weights-only unpickler raises on bytes that are no pickle at all.
+        raise CheckpointError(
+            f"{path}: corrupt checkpoint, not a pickle ({type(error).__name__})"
+        ) from error
     except OSError as error:
         raise CheckpointError(f"{path}: cannot read ({error.strerror or error})") from error
     if not isinstance(state, Mapping) or not all(

@@ -126,8 +126,8 @@ def _pieces(digits: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
 
 def _composite(image: np.ndarray, rng: np.random.Generator, pen: int) -> None:
     """A doodle of simple shapes drawn together: a closed outline (a box, a polygon, an oval)
-    with a roof on top of it and or a door, a window or two eyes inside it: a house, a face, a
-    sign. (No loop over a loop, no stem under one: those are 8s, 6s and 9s.)"""
+    with a roof on top of it, a door, a window or two eyes inside it, or both: a house, a face,
+    a sign. (No loop over a loop, no stem under one: those are 8s, 6s and 9s.)"""
     half = rng.uniform(7, 14, 2)
     centre = np.array([28.0, rng.uniform(28, 36)])
     body = int(rng.integers(0, 3))

@@ -2,6 +2,7 @@ import os
 import pickle
 import stat
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -94,7 +95,7 @@ def test_broken_checkpoints_get_a_clear_error(tmp_path, kind, match):
     elif kind == "truncated":
         path.write_bytes(_good_bytes(tmp_path)[:500])
     elif kind == "random":
-        path.write_bytes(os.urandom(4096))
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     else:
         if kind == "extra key":
             state["extra.weight"] = torch.zeros(1)
@@ -110,6 +111,20 @@ def test_broken_checkpoints_get_a_clear_error(tmp_path, kind, match):
     with pytest.raises(CheckpointError, match=match) as error:
         load_model(path, torch.device("cpu"))
     assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("start", [b"h\xca", b"j\x00\x00\x00\x10", b"t", b"c", b"(", b""],
+                         ids=["memo-get", "long-memo-get", "empty-stack", "global", "mark", "any"])
+def test_bytes_that_are_no_pickle_get_a_clear_error(tmp_path, start):
+    """Any bytes at all: the weights-only unpickler fails in many ways on them (a missing memo
+    entry, an empty stack, bad text), and each is the same one-line error."""
+    rng = np.random.default_rng(len(start))
+    path = tmp_path / "model.ckpt"
+    for _ in range(60):
+        path.write_bytes(start + rng.integers(0, 256, 512, dtype=np.uint8).tobytes())
+        with pytest.raises(CheckpointError, match=r"corrupt|refused") as error:
+            load_model(path, torch.device("cpu"))
+        assert str(path) in str(error.value) and "\n" not in str(error.value)
 
 
 def test_missing_checkpoint_hints_at_training(tmp_path):
