@@ -156,6 +156,6 @@ def test_in_a_number_a_digit_sized_mark_needs_less_evidence_a_dash_does_not(trai
     recognizer.reject_threshold = weakest + IN_NUMBER_LENIENCY / 2
     read = recognizer.read_image(number, "4-7")
     assert read.number == "47" and len(read.rejected) == 1, "the dash is left out, the digits kept"
-    alone = write("47", gap=1.2)[:, :middle - 20] if scores[0] == weakest else write(
-        "47", gap=1.2)[:, middle + 20:]
+    digits = write("47", gap=1.2)
+    alone = digits[:, :middle - 20] if scores[0] == weakest else digits[:, middle + 20:]
     assert recognizer.read_image(as_image(on_paper(alone)), "alone").not_digit

@@ -140,4 +140,3 @@ def test_a_grid_line_through_the_middle_of_the_writing_is_removed():
     for x in range(8, cols, 40):
         cv2.line(gray, (x, 0), (x, rows), 0.55, 2)
     assert_one_segment_per_digit(layout_of(gray), "70", gap=0.5)
-
