@@ -2,21 +2,22 @@
 wrong cut through a number makes.
 
 The ConvNet's softmax always names a digit, often confidently. Its penultimate features (the
-784 values before the last layer) say more: a small logistic head on them, fitted after
-training against generated outliers (*outlier exposure*, without touching the network), gives
-each 28x28 input a digit score in log-odds. The statistics it needs live in the checkpoint's
+784 values before the last layer) say more: a small two-layer head on them and the logits,
+fitted after training against generated outliers (without touching the network), gives each
+28x28 input a digit score in log-odds. The statistics it needs live in the checkpoint's
 sidecar, so ``model.ckpt`` stays the reference's plain state_dict; a checkpoint without them
 still reads digits, with rejection off.
 
 The outliers are made here, on the fly, from the training digits themselves and from pen
 strokes: halves, tops and bottoms of digits, two digits run together, a digit with a sliver of
-its neighbour, scribbles, simple shapes, and glyphs of other alphabets drawn by a font.
+its neighbour, scribbles, simple shapes, doodles, and glyphs of other alphabets drawn by a font.
 """
 
+import functools
 import json
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -24,13 +25,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mnist_cnn.checkpoint import sidecar_path
 from mnist_cnn.normalization import DIGIT_BOX, MNIST_CENTRE, SIDE
 
 CANVAS = 56
 """Outliers are drawn on this canvas, then normalized like any digit."""
 REJECT_DIGITS = 0.001
-HEAD_EPOCHS = 10
 """The default threshold rejects this share of held-out training digits."""
+HEAD_EPOCHS = 10
 LATIN = "ACDEFHKMNPRTUVWXYacefhkmnrtuvwxy"
 GREEK = "ΓΔΛΞΠΣΦΨΩαβγεζηλμξπσφψω"
 CYRILLIC = "ГДЖИЙЛПФЦШЩЪЫЭЮЯвгджлфцшщыэюя"
@@ -206,9 +208,11 @@ def _strokes(count: int, rng: np.random.Generator) -> torch.Tensor:
     return torch.from_numpy(images).float() / 255
 
 
+@functools.cache
 def _fonts() -> list[tuple[object, str]]:
     """Fonts that ship with matplotlib, each with the letters it draws. (DejaVu Sans itself is
-    left to the benchmark, which sets its glyphs in it.)"""
+    left to the benchmark, which sets its glyphs in it.) Loaded once: the fit draws glyphs
+    batch by batch."""
     import matplotlib
     from PIL import ImageFont
 
@@ -315,15 +319,11 @@ down."""
 
 
 @torch.no_grad()
-def _inputs(model: torch.nn.Module, images: torch.Tensor,
-            prepare: Callable[[torch.Tensor, int], torch.Tensor]) -> torch.Tensor:
-    """The head's inputs (features and logits) for ``prepare(images[i:i + FIT_BATCH], i)``,
-    batch by batch."""
+def _inputs(model: torch.nn.Module, batches: Iterable[torch.Tensor]) -> torch.Tensor:
+    """The head's inputs (features and logits) for batches of 28x28 inputs."""
     device = next(model.parameters()).device
-    return torch.cat([
-        torch.cat(penultimate(model, prepare(images[i:i + FIT_BATCH], i).unsqueeze(1).to(device)),
-                  dim=1).cpu()
-        for i in range(0, len(images), FIT_BATCH)])
+    return torch.cat([torch.cat(penultimate(model, batch.unsqueeze(1).to(device)), dim=1).cpu()
+                      for batch in batches])
 
 
 def fit_rejection(model: torch.nn.Module, digits: torch.Tensor, count: int = 5000,
@@ -336,15 +336,12 @@ def fit_rejection(model: torch.nn.Module, digits: torch.Tensor, count: int = 500
     order = torch.randperm(len(digits), generator=generator)[:count + count // 2]
     chosen = digits[order.to(digits.device)].float().div(255).cpu()
     model.eval()
-    def as_digits(images: torch.Tensor, start: int) -> torch.Tensor:
-        return renormalize(images)
-
-    def as_outliers(images: torch.Tensor, start: int) -> torch.Tensor:
-        return outliers(images, len(images), seed + start)
-
-    positive = _inputs(model, chosen[:count], as_digits)
-    negative = _inputs(model, chosen[:count], as_outliers)
-    held_out = _inputs(model, chosen[count:] if len(chosen) > count else chosen, as_digits)
+    fitted = chosen[:count].split(FIT_BATCH)
+    positive = _inputs(model, (renormalize(batch) for batch in fitted))
+    negative = _inputs(model, (outliers(batch, len(batch), seed + index * FIT_BATCH)
+                               for index, batch in enumerate(fitted)))
+    held = chosen[count:] if len(chosen) > count else chosen
+    held_out = _inputs(model, (renormalize(batch) for batch in held.split(FIT_BATCH)))
     inputs = torch.cat([positive, negative])
     labels = torch.cat([torch.ones(len(positive)), torch.zeros(len(negative))])
     mean, scale = inputs.mean(0), inputs.std(0) + 1e-3
@@ -364,16 +361,14 @@ def fit_rejection(model: torch.nn.Module, digits: torch.Tensor, count: int = 500
     rejection = Rejection(mean, scale, first.weight.detach().T.contiguous(),
                           first.bias.detach(), last.weight.detach()[0],
                           float(last.bias.detach()), 0.0)
-    held = rejection.score(held_out[:, :FEATURES - 10], held_out[:, FEATURES - 10:])
-    threshold = float(torch.quantile(held, REJECT_DIGITS))
-    return Rejection(mean, scale, rejection.hidden_weights, rejection.hidden_bias,
-                     rejection.output_weights, rejection.output_bias, threshold)
+    held_scores = rejection.score(held_out[:, :FEATURES - 10], held_out[:, FEATURES - 10:])
+    return replace(rejection, threshold=float(torch.quantile(held_scores, REJECT_DIGITS)))
 
 
 def load_rejection(checkpoint: Path) -> tuple[Rejection | None, str | None]:
     """The digit score saved in ``checkpoint``'s sidecar, or ``None`` and a one-line note why
     rejection is off (a checkpoint from the reference script has no sidecar)."""
-    sidecar = Path(checkpoint).with_suffix(".json")
+    sidecar = sidecar_path(checkpoint)
     try:
         record = json.loads(sidecar.read_text())["rejection"]
         return Rejection.from_json(record), None
