@@ -178,8 +178,7 @@ def _line_pixels(band: np.ndarray, marks: np.ndarray) -> np.ndarray | None:
     return line
 
 
-_NO_LINES = (np.zeros((1, 1), dtype=np.int32), np.zeros(1, dtype=np.int64),
-             np.zeros(1, dtype=np.int64))
+_NO_LINES = (np.zeros((1, 1), dtype=np.int32), np.zeros(1, dtype=np.int64), np.zeros(1))
 
 
 def _spans(marks: np.ndarray, axis: int) -> bool:
@@ -230,10 +229,11 @@ def _long_lines(marks: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, n
     return labels, np.array(spans), np.array(thicknesses)
 
 
-def _attached_height(mask: np.ndarray, line: np.ndarray) -> int:
-    """How tall the writing joined to a horizontal ``line`` stands (the line included)."""
-    labels, stats = _labelled(mask)
-    return int(stats[np.unique(labels[line & mask]), cv2.CC_STAT_HEIGHT].max(initial=0))
+def _attached_height(labelled: tuple[np.ndarray, np.ndarray], line: np.ndarray) -> int:
+    """How tall the writing joined to a horizontal ``line`` stands (the line included), from
+    the writing's marks (``_labelled``)."""
+    labels, stats = labelled
+    return int(stats[np.unique(labels[line & (labels > 0)]), cv2.CC_STAT_HEIGHT].max(initial=0))
 
 
 def remove_rules(ink: Ink) -> np.ndarray:
@@ -264,9 +264,10 @@ def remove_rules(ink: Ink) -> np.ndarray:
     free = _free_writing_height(mask, lines, spans)
     for axis, (labels, line_spans, thicknesses) in zip((1, 0), found, strict=True):
         rules = np.zeros(len(line_spans), dtype=bool)
+        writing_marks = _labelled(mask) if axis == 1 and labels.any() else None
         for label in np.unique(labels[labels > 0]):
             line = labels == label
-            writing = _attached_height(mask, line) if axis == 1 else free
+            writing = _attached_height(writing_marks, line) if axis == 1 else free
             rules[label] = (thicknesses[label] <= THIN_RULE * pen
                             or float(np.median(intensity[line])) <= FAINT_RULE * level
                             or 0 < writing * RULE_OVER_WRITING <= line_spans[label])
@@ -498,13 +499,14 @@ def _line(marks: list[_Mark], labels: np.ndarray, intensity: np.ndarray) -> _Lin
         wide = mark.width > widest * (bottom - top)
         cuts = _thin_points(np.count_nonzero(own[:, x0:x1], axis=0), bottom - top) if wide else []
         piece = np.zeros(window.shape, dtype=np.int32)
-        mark_ink = np.where(own, ink, 0.0)
-        pen = max(stroke_width(own), 1.0)
         crossed = [0.0]
-        for cut in cuts:
-            path = _cut_path(mark_ink, x0 + cut, int(CUT_REACH * (bottom - top)))
-            piece += columns[None, :] >= path[:, None]
-            crossed.append(float(mark_ink[np.arange(len(path)), path].sum()) / pen)
+        if cuts:  # most marks have none: their ink and pen are not needed
+            mark_ink = np.where(own, ink, 0.0)
+            pen = max(stroke_width(own), 1.0)
+            for cut in cuts:
+                path = _cut_path(mark_ink, x0 + cut, int(CUT_REACH * (bottom - top)))
+                piece += columns[None, :] >= path[:, None]
+                crossed.append(float(mark_ink[np.arange(len(path)), path].sum()) / pen)
         for index in range(len(cuts) + 1):
             pixels = own & (piece == index)
             spread = np.flatnonzero(pixels.any(0))
@@ -545,17 +547,18 @@ def find_candidates(ink: Ink) -> Layout:
     intensity = ink.intensity
     labelled = _labelled(ink.mask)
     mask = remove_rules(replace(ink, mask=remove_frames(ink.mask, ink.stroke, labelled)))
+    pen = ink.stroke
     if mask is not ink.mask:
-        labelled = _labelled(mask)
-    marks = _marks(mask, *labelled, stroke_width(mask))
+        labelled, pen = _labelled(mask), stroke_width(mask)
+    marks = _marks(mask, *labelled, pen)
     labels = labelled[0]
     layout = Layout([], [], [])
     if not marks:
         return layout
     lines = _lines(_stack(marks))
-    tallest = max(max(m.bottom for m in members) - min(m.y for m in members) for members in lines)
-    lines = [members for members in lines
-             if max(m.bottom for m in members) - min(m.y for m in members) >= LINE_MIN * tallest]
+    heights = [max(m.bottom for m in members) - min(m.y for m in members) for members in lines]
+    lines = [members for members, height in zip(lines, heights, strict=True)
+             if height >= LINE_MIN * max(heights)]
     for number, members in enumerate(lines):
         line = _line(members, labels, intensity)
         count = len(line.segments)
