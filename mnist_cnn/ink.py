@@ -233,7 +233,9 @@ def _ink_on_paper(gray: np.ndarray,
     paper = ~near_ink if ignore is None else ~(near_ink | ignore)
     noise = _noise(smooth, paper, lag, light)
     peak = float(contrast.max())
-    sampled = _sample(contrast) if ignore is None else _sample(contrast)[~_sample(ignore)]
+    sampled = _sample(contrast)
+    if ignore is not None:
+        sampled = sampled[~_sample(ignore)]
     q05, q30 = np.quantile(sampled, [0.05, 0.3]) if sampled.size else (0.0, 0.0)
     if (peak < max(MIN_CONTRAST, BLANK_NOISE_RATIO * noise)
             or (lag > 1 and peak - q30 < BLANK_SPREAD * (q30 - q05) / 1.12)):

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -106,27 +108,22 @@ def test_both_precisions_learn_and_keep_a_float32_reference_state_dict(tiny_mnis
     assert all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())
 
 
-def test_training_forward_is_the_model_forward(tiny_mnist):
+@pytest.mark.parametrize("training_mode", [True, False], ids=["train", "eval"])
+def test_training_forward_is_the_model_forward(tiny_mnist, training_mode):
     """The channels-last second block is a memory layout, not a different network."""
     data = load_mnist(tiny_mnist, download=False)
     torch.manual_seed(0)
-    model = ConvNet()
+    ours = ConvNet().train(training_mode)
+    theirs = copy.deepcopy(ours)
     images = training.as_input(data.train.images[:64])
-    for mode in (model.train, model.eval):
-        mode()
-        ours, theirs = ConvNet(), ConvNet()
-        ours.load_state_dict(model.state_dict())
-        theirs.load_state_dict(model.state_dict())
-        ours.train(model.training)
-        theirs.train(model.training)
-        mine = training._forward(ours, images)
-        reference = theirs(images)
-        assert torch.allclose(mine, reference, atol=1e-5)
-        mine.square().sum().backward()
-        reference.square().sum().backward()
-        scale = max(p.grad.abs().max().item() for p in theirs.parameters())
-        for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
-            assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-5 * scale)
+    mine = training._forward(ours, images)
+    reference = theirs(images)
+    assert torch.allclose(mine, reference, atol=1e-5)
+    mine.square().sum().backward()
+    reference.square().sum().backward()
+    scale = max(p.grad.abs().max().item() for p in theirs.parameters())
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-5 * scale)
 
 
 def test_bf16_evaluation_is_close_to_float32(tiny_mnist):
