@@ -16,7 +16,6 @@ import argparse
 import io
 import math
 import os
-import platform
 import re
 import select
 import signal
@@ -33,6 +32,8 @@ from PIL import Image, ImageDraw
 from mnist_cnn.app import API_PATH, CANVAS_SIDE, PEN_RADIUS
 from mnist_cnn.draw import CPU_THREADS
 from mnist_cnn.recognition import Recognizer
+
+from machine import describe
 
 SERVING = re.compile(r"serving (http://\S+/) ")
 TIMING = re.compile(r"recognize;dur=([\d.]+)")
@@ -53,16 +54,6 @@ def drawing() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
 def summary(label: str, milliseconds: list[float]) -> None:
@@ -101,8 +92,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     args = parser.parse_args()
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {cpu_model()}; python "
-          f"{platform.python_version()}, torch {torch.__version__}; load average "
+    print(f"machine: {describe()}; load average "
           f"{os.getloadavg()[0]:.2f}; the server and the in-process run use {CPU_THREADS} "
           "torch thread(s)")
     png = drawing()

@@ -13,9 +13,6 @@
 """
 
 import argparse
-import csv
-import os
-import platform
 import tempfile
 import time
 from collections import defaultdict
@@ -26,9 +23,9 @@ import torchvision
 
 from mnist_cnn.recognition import Options, Recognizer
 
+from devset import cheque_amounts, single_digits
+from machine import describe
 from render_numbers import render_numbers_folder
-
-DEVSET = Path(__file__).resolve().parent.parent.parent / "shared" / "devset"
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -64,22 +61,20 @@ def breakdown(manifest: list[dict], read: list[str], key: str) -> str:
 
 
 def devset(recognizers: dict[str, Recognizer]) -> None:
-    if not (DEVSET / "labels.csv").is_file():
-        print(f"dev set: not found at {DEVSET}, skipped")
+    singles = single_digits()
+    if singles is None:
         return
-    rows = list(csv.DictReader((DEVSET / "labels.csv").open()))
-    paths = [DEVSET / "images" / row["file"] for row in rows]
-    numbers = sorted((DEVSET / "numbers").glob("*.png"))
+    paths, labels = singles
+    numbers, amounts = cheque_amounts()
     for name, recognizer in recognizers.items():
         read = read_numbers(recognizer, paths)
-        right = sum(r == row["label"] for r, row in zip(read, rows, strict=True))
-        wrong = [f"{row['file']}->{r or '-'}" for r, row in zip(read, rows, strict=True)
-                 if r != row["label"]]
-        print(f"dev set, {name}: single digits {100 * right / len(rows):.2f} % "
-              f"({right}/{len(rows)}); wrong: {' '.join(wrong)}")
+        right = sum(r == label for r, label in zip(read, labels, strict=True))
+        wrong = [f"{path.name}->{r or '-'}"
+                 for r, label, path in zip(read, labels, paths, strict=True) if r != label]
+        print(f"dev set, {name}: single digits {100 * right / len(labels):.2f} % "
+              f"({right}/{len(labels)}); wrong: {' '.join(wrong)}")
         read = read_numbers(recognizer, numbers)
-        expected = [path.name.split("_")[0] for path in numbers]
-        exact, digit = scores(expected, read)
+        exact, digit = scores(amounts, read)
         print(f"dev set, {name}: cheque amounts string accuracy {exact:.1f} % "
               f"({round(exact * len(numbers) / 100)}/{len(numbers)}), digit accuracy "
               f"{digit:.1f} %; read: {' '.join(read)}")
@@ -96,8 +91,7 @@ def main() -> None:
     parser.add_argument("--show-errors", action="store_true",
                         help="list every number read wrong")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; python "
-          f"{platform.python_version()}, torch {torch.__version__}")
+    print(f"machine: {describe()}")
     device = torch.device("cpu")
     recognizers = {
         "numbers": Recognizer.from_checkpoint(args.checkpoint, device),

@@ -15,7 +15,6 @@
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from PIL import Image, ImageOps
 from mnist_cnn.checkpoint import load_model
 from mnist_cnn.recognition import Options, Recognizer
 
+from machine import describe
 from render import render_folder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,8 +100,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="keep the rendered files here")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; python "
-          f"{platform.python_version()}, torch {torch.__version__}")
+    print(f"machine: {describe()}")
 
     test = torchvision.datasets.MNIST(args.data_dir, train=False)
     with tempfile.TemporaryDirectory() as scratch:

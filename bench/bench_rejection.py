@@ -16,9 +16,6 @@
 """
 
 import argparse
-import csv
-import os
-import platform
 import tempfile
 from pathlib import Path
 
@@ -28,10 +25,11 @@ import torchvision
 
 from mnist_cnn.recognition import Recognizer
 
+from devset import single_digits
+from machine import describe
 from render import render_folder
 from render_nondigits import render_nondigits_folder
 
-DEVSET = Path(__file__).resolve().parent.parent.parent / "shared" / "devset"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -98,8 +96,7 @@ def main() -> None:
     parser.add_argument("--nondigits", type=int, default=1500)
     parser.add_argument("--plot", type=Path, default=DOCS / "rejection.png")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; python "
-          f"{platform.python_version()}, torch {torch.__version__}")
+    print(f"machine: {describe()}")
     recognizer = Recognizer.from_checkpoint(args.checkpoint, torch.device("cpu"))
     if recognizer.rejection is None:
         raise SystemExit(f"{args.checkpoint} has no not-a-digit statistics: {recognizer.notes}")
@@ -112,11 +109,9 @@ def main() -> None:
                                Path(scratch) / "digits", seed=0)
         paths = {"non-digits": [Path(entry["path"]) for entry in others],
                  "MNIST test digits": [Path(p) for p, _ in digits]}
-        if (DEVSET / "labels.csv").is_file():
-            rows = list(csv.DictReader((DEVSET / "labels.csv").open()))
-            paths["dev set digits"] = [DEVSET / "images" / row["file"] for row in rows]
-        else:
-            print(f"dev set: not found at {DEVSET}, skipped")
+        singles = single_digits()
+        if singles is not None:
+            paths["dev set digits"] = singles[0]
         scored = {name: picture_scores(recognizer, chosen) for name, chosen in paths.items()}
         recognizer.reject_threshold = threshold
         rejected = {name: none_read(recognizer, chosen) for name, chosen in paths.items()}

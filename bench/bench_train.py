@@ -12,7 +12,6 @@ on a 2-core machine anything else running skews the times, so take figures from 
 
 import argparse
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -20,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import cpu, describe
 
 HERE = Path(__file__).resolve().parent
 ACCURACY = re.compile(r"Test accuracy on the \d+ test images: ([\d.]+) %")
@@ -64,26 +65,15 @@ def data_loading_share(data_dir: str) -> tuple[float, float]:
 
 
 def machine() -> str:
-    """CPU model, cores and the bfloat16 features the training precision depends on."""
+    """The machine, and the bfloat16 features the training precision depends on."""
     import torch
 
     from mnist_cnn.training import native_bf16
 
-    model, flags = "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        model = platform.processor() or "?"
+    flags = cpu()[1]
     features = ", ".join(flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags) or "none"
     precision = "bfloat16 autocast" if native_bf16(torch.device("cpu")) else "float32"
-    return (f"{platform.machine()}, {os.cpu_count()} cores, {model} (bf16 features: {features}; "
-            f"mnist-train trains in {precision}); python {platform.python_version()}, "
-            f"torch {torch.__version__}")
+    return f"{describe()} (bf16 features: {features}; mnist-train trains in {precision})"
 
 
 def load_average() -> str:
