@@ -6,8 +6,8 @@
 2. String accuracy (every digit right, none missing or extra) and digit accuracy (1 - edit
    distance / length) of ``mnist-recognize`` against ``mnist-recognize --one-digit``, overall,
    by condition and by length.
-3. The real-handwriting dev set (``../shared/devset``, read in place; skipped with a note when
-   absent): single digits, and the string accuracy of its scanned cheque amounts.
+3. The real handwritten numbers of the dev set (``../shared/devset``, read in place; skipped with
+   a note when absent), by source.
 
     python bench/bench_numbers.py --checkpoint model.ckpt --data-dir ../shared/MNIST_data
 """
@@ -23,7 +23,7 @@ import torchvision
 
 from mnist_cnn.recognition import Options, Recognizer
 
-from devset import cheque_amounts, single_digits
+from devset import numbers
 from machine import describe
 from render_numbers import render_numbers_folder
 
@@ -61,23 +61,23 @@ def breakdown(manifest: list[dict], read: list[str], key: str) -> str:
 
 
 def devset(recognizers: dict[str, Recognizer]) -> None:
-    singles = single_digits()
-    if singles is None:
+    """String accuracy on the real dev numbers, by source (``bench_devset.py`` reads every dev
+    set)."""
+    found = numbers()
+    if found is None:
         return
-    paths, labels = singles
-    numbers, amounts = cheque_amounts()
+    paths, labels, sources = found
     for name, recognizer in recognizers.items():
         read = read_numbers(recognizer, paths)
-        right = sum(r == label for r, label in zip(read, labels, strict=True))
-        wrong = [f"{path.name}->{r or '-'}"
-                 for r, label, path in zip(read, labels, paths, strict=True) if r != label]
-        print(f"dev set, {name}: single digits {100 * right / len(labels):.2f} % "
-              f"({right}/{len(labels)}); wrong: {' '.join(wrong)}")
-        read = read_numbers(recognizer, numbers)
-        exact, digit = scores(amounts, read)
-        print(f"dev set, {name}: cheque amounts string accuracy {exact:.1f} % "
-              f"({round(exact * len(numbers) / 100)}/{len(numbers)}), digit accuracy "
-              f"{digit:.1f} %; read: {' '.join(read)}")
+        exact, digit = scores(labels, read)
+        by_source = defaultdict(lambda: [0, 0])
+        for number, label, source in zip(read, labels, sources, strict=True):
+            by_source[source][0] += number == label
+            by_source[source][1] += 1
+        counts = ", ".join(f"{source} {hits}/{total}"
+                           for source, (hits, total) in sorted(by_source.items()))
+        print(f"dev set numbers, {name}: string accuracy {exact:.1f} %, digit accuracy "
+              f"{digit:.1f} % ({counts})")
 
 
 def main() -> None:

@@ -26,12 +26,14 @@ import torch
 import torch.nn.functional as F
 
 from mnist_cnn.checkpoint import sidecar_path
+from mnist_cnn.handed import handed_over_inputs
 from mnist_cnn.normalization import DIGIT_BOX, MNIST_CENTRE, SIDE
 
 CANVAS = 56
 """Outliers are drawn on this canvas, then normalized like any digit."""
 REJECT_DIGITS = 0.001
-"""The default threshold rejects this share of held-out training digits."""
+"""The default threshold rejects this share of held-out training digits handed over as users
+hand digits over (``mnist_cnn.handed``): scans, other pens, blur, JPEG."""
 HEAD_EPOCHS = 10
 LATIN = "ACDEFHKMNPRTUVWXYacefhkmnrtuvwxy"
 GREEK = "ΓΔΛΞΠΣΦΨΩαβγεζηλμξπσφψω"
@@ -329,19 +331,24 @@ def _inputs(model: torch.nn.Module, batches: Iterable[torch.Tensor]) -> torch.Te
 def fit_rejection(model: torch.nn.Module, digits: torch.Tensor, count: int = 5000,
                   seed: int = 0) -> Rejection:
     """Fit the digit score of a trained ``model`` against outliers made from ``digits``
-    (uint8 ``(N, 28, 28)``, the training images); the threshold rejects ``REJECT_DIGITS`` of
-    held-out ones. Runs on the model's device; reproducible for a seed on the CPU."""
+    (uint8 ``(N, 28, 28)``, the training images), with those digits clean and handed over
+    (``mnist_cnn.handed``) as the positives; the threshold rejects ``REJECT_DIGITS`` of held-out
+    ones handed over. Runs on the model's device; reproducible for a seed on the CPU."""
     generator = torch.Generator().manual_seed(seed)
     count = min(count, max(1, 2 * len(digits) // 3))  # small training sets in tests
     order = torch.randperm(len(digits), generator=generator)[:count + count // 2]
     chosen = digits[order.to(digits.device)].float().div(255).cpu()
     model.eval()
     fitted = chosen[:count].split(FIT_BATCH)
-    positive = _inputs(model, (renormalize(batch) for batch in fitted))
+    positive = torch.cat([
+        _inputs(model, (renormalize(batch) for batch in fitted)),
+        _inputs(model, (handed_over_inputs(batch, seed + index)
+                        for index, batch in enumerate(fitted[:len(fitted) // 2 or 1])))])
     negative = _inputs(model, (outliers(batch, len(batch), seed + index * FIT_BATCH)
                                for index, batch in enumerate(fitted)))
     held = chosen[count:] if len(chosen) > count else chosen
-    held_out = _inputs(model, (renormalize(batch) for batch in held.split(FIT_BATCH)))
+    held_out = _inputs(model, (handed_over_inputs(batch, seed + 1000 + index)
+                               for index, batch in enumerate(held.split(FIT_BATCH))))
     inputs = torch.cat([positive, negative])
     labels = torch.cat([torch.ones(len(positive)), torch.zeros(len(negative))])
     mean, scale = inputs.mean(0), inputs.std(0) + 1e-3

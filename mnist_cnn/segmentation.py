@@ -88,6 +88,15 @@ WIDTH_FROM = 0.8
 FRAGMENT_COST = 4.0
 """Log-odds against a digit shorter than ``FRAGMENT_BELOW`` line heights, per line height."""
 FRAGMENT_BELOW = 0.55
+STACKED_WIDTH = 1.0
+"""Marks that stand over one another are one digit, read whole, when together they are no wider
+than this many times their height (a 5's detached bar, a stroke broken by a faint pen)..."""
+DIGIT_HOLES = 3
+"""... and hold no more enclosed holes than this (an 8 has two): a lattice of squared paper has
+more."""
+PATTERN = 0.1
+"""Faint marks away from the writing, this share of its ink or more, are a printed pattern
+(ruled or squared paper) that the writing may touch: no short path then."""
 SKIP_COST = 50.0
 """Log-odds against leaving a segment out of the reading: only ink no candidate reads at all
 (a mark that is no digit is read, then rejected)."""
@@ -542,10 +551,76 @@ def _candidate(line: _Line, number: int, start: int,
     return candidate, ink[rows[0]:rows[-1] + 1]
 
 
-def find_candidates(ink: Ink) -> Layout:
-    """Every run of segments that may be a digit, line by line, top to bottom."""
+def _holes(mask: np.ndarray) -> int:
+    """How many regions of paper ``mask`` encloses: the paper's parts, less the one outside
+    (a margin of paper is put around it first)."""
+    paper = np.pad(~mask, 1, constant_values=True)
+    count = cv2.connectedComponents(paper.view(np.uint8), connectivity=4)[0]
+    return count - 2  # label 0 is the ink, one label the paper outside
+
+
+def _rule_like(mark: _Mark, shape: tuple[int, int], height: int, width: int) -> bool:
+    """Whether ``mark`` may be a rule beside writing ``height`` tall and ``width`` wide: a thin
+    straight mark across most of the picture, far longer than the writing (a 5's bar is not)."""
+    rows, cols = shape
+    across = (mark.width >= RULE_SPAN * cols and mark.height <= EDGE_THIN * mark.width
+              and mark.width >= RULE_OVER_WRITING * height)
+    down = (mark.height >= RULE_SPAN * rows and mark.width <= EDGE_THIN * mark.height
+            and mark.height >= RULE_OVER_WRITING * width)
+    return across or down
+
+
+def _one_digit(ink: Ink, labelled: tuple[np.ndarray, np.ndarray]) -> Layout | None:
+    """The whole writing as one digit when it is one compact mark, or marks standing over one
+    another within one digit's width, with no mark held inside another (a frame), not the
+    lattice of squared paper (more holes than a digit, or a mark across the whole picture),
+    on paper without printed lines; ``None`` otherwise. Specks are left out. Such a picture
+    has no rules, frames or cuts to look for: the short path."""
+    labels, stats = labelled
+    marks = _marks(ink.mask, labels, stats, ink.stroke)
+    if not marks:
+        return None
+    left, right = min(m.x for m in marks), max(m.right for m in marks)
+    top, bottom = min(m.y for m in marks), max(m.bottom for m in marks)
+    width, height = right - left, bottom - top
+    if len(marks) > 1:
+        by_column = sorted(marks, key=lambda m: m.x)
+        reach = by_column[0].right
+        for mark in by_column[1:]:
+            if mark.x >= reach:
+                return None  # a column of paper between two marks: digits side by side
+            reach = max(reach, mark.right)
+        largest = marks[0]
+        inside = any(largest.x < m.x and m.right < largest.right and largest.y < m.y
+                     and m.bottom < largest.bottom for m in marks[1:])
+        if inside or width > STACKED_WIDTH * height:
+            return None
+    elif width > CUT_ALONE_FROM * height or (width, height) == ink.mask.shape[::-1]:
+        return None  # two digits run together, or a lattice of lines across the picture
+    window = (slice(top, bottom), slice(left, right))
+    own = np.isin(labels[window], [label for m in marks for label in m.labels])
+    if _holes(own) > DIGIT_HOLES:
+        return None
+    writing = np.zeros(ink.mask.shape, np.uint8)
+    writing[window] = own
+    halo = cv2.dilate(writing, np.ones((5, 5), np.uint8)).view(bool)
+    if np.count_nonzero(ink.marks & ~halo) > PATTERN * np.count_nonzero(own):
+        return None  # faint lines on the paper: rules or squares the writing may touch
+    if len(marks) > 1 and any(_rule_like(m, ink.mask.shape, height, width) for m in marks):
+        return None
+    crop = np.where(own, ink.intensity[window], 0.0).astype(np.float32)
+    return Layout([Candidate(0, 0, 1, (left, top, width, height))], [crop], [1])
+
+
+def find_candidates(ink: Ink, short_path: bool = True) -> Layout:
+    """Every run of segments that may be a digit, line by line, top to bottom. A picture of
+    one compact digit (``_one_digit``) has one candidate, found on a short path (``False``:
+    the full search, for comparing the two)."""
     intensity = ink.intensity
     labelled = _labelled(ink.mask)
+    single = _one_digit(ink, labelled) if short_path else None
+    if single is not None:
+        return single
     mask = remove_rules(replace(ink, mask=remove_frames(ink.mask, ink.stroke, labelled)))
     pen = ink.stroke
     if mask is not ink.mask:

@@ -68,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="bf16: bfloat16 autocast; fp32: float32 throughout; auto: bf16 where "
                              "the hardware has it (AVX512-BF16/AMX CPUs, Ampere+ GPUs), else fp32 "
                              f"(default {DEFAULTS.precision})")
-    parser.add_argument("--augment", action="store_true",
-                        help="random slant, size, position and pen width while training: "
-                             "reads real handwriting better (see README)")
+    parser.add_argument("--no-augment", dest="augment", action="store_false",
+                        help="train on the MNIST images as they are, without the default random "
+                             "slant, size, pen width and low-resolution copies (see README)")
     parser.add_argument("--data-dir", type=Path, default=Path("MNIST_data"),
                         help="folder holding MNIST/raw/ (default ./MNIST_data)")
     parser.add_argument("--no-download", action="store_true",

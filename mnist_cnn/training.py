@@ -42,7 +42,8 @@ class TrainConfig:
     when last seen. 1: every image every epoch."""
     seed: int = 1
     log_interval: int = 100
-    augment: bool = False
+    augment: bool = True
+    """Random slant, size, pen width and low-resolution copies (``augment``)."""
     precision: str = "auto"
     """``auto``: bf16 autocast where :func:`native_bf16` says so, else fp32."""
 
@@ -171,10 +172,21 @@ def evaluate(model: torch.nn.Module, split: Split, precision: str = "fp32") -> E
     return Evaluation(probabilities.cpu(), probabilities.argmax(1).cpu(), split.labels.cpu())
 
 
-def augment(batch: torch.Tensor) -> torch.Tensor:
-    """Random small affine warps and stroke thickening/thinning, on the device, per image.
+def _low_resolution(batch: torch.Tensor, binarize: torch.Tensor) -> torch.Tensor:
+    """The digits as a 14x14 scan shows them, grey or binarized (``binarize``: per image),
+    brought back to 28x28: blocky strokes, lost detail."""
+    low = F.interpolate(batch, size=(14, 14), mode="area")
+    low = torch.where(binarize, (low > 0.35).float(), low)
+    return F.interpolate(low, size=batch.shape[2:], mode="bilinear", align_corners=False)
 
-    Real handwriting differs from MNIST mostly in slant, size, position and pen width.
+
+def augment(batch: torch.Tensor) -> torch.Tensor:
+    """Random small affine warps, then for some images a thicker or thinner pen or a
+    low-resolution scan's blockiness; a quarter of the batch stays as it is. On the device,
+    per image.
+
+    Real handwriting differs from MNIST mostly in slant, size, position and pen width, and
+    scans in resolution.
     """
     count, device = batch.shape[0], batch.device
 
@@ -193,8 +205,12 @@ def augment(batch: torch.Tensor) -> torch.Tensor:
     warped = F.grid_sample(batch, grid, align_corners=False, padding_mode="zeros")
     thicker = F.max_pool2d(warped, 3, stride=1, padding=1)
     thinner = -F.max_pool2d(-warped, 3, stride=1, padding=1)
-    choice = torch.randint(0, 4, (count, 1, 1, 1), device=device)
-    return torch.where(choice == 0, thicker, torch.where(choice == 1, thinner, warped))
+    binarize = torch.rand(count, 1, 1, 1, device=device) < 0.5
+    blocky = _low_resolution(warped, binarize)
+    choice = torch.randint(0, 8, (count, 1, 1, 1), device=device)
+    out = torch.where(choice == 0, thicker, torch.where(choice == 1, thinner, warped))
+    out = torch.where(choice == 2, blocky, out)
+    return torch.where(choice >= 6, batch, out)
 
 
 def epoch_sizes(count: int, config: TrainConfig) -> list[int]:

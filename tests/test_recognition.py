@@ -159,3 +159,48 @@ def test_in_a_number_a_digit_sized_mark_needs_less_evidence_a_dash_does_not(trai
     digits = write("47", gap=1.2)
     alone = digits[:, :middle - 20] if scores[0] == weakest else digits[:, middle + 20:]
     assert recognizer.read_image(as_image(on_paper(alone)), "alone").not_digit
+
+
+def mnist_on_paper(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A real MNIST digit as a user's picture: enlarged, dark on light paper, with a margin."""
+    size = int(rng.integers(40, 160))
+    ink = cv2.resize(digit.astype(np.float32) / 255, (size, size), interpolation=cv2.INTER_LINEAR)
+    return on_paper(np.pad(ink, int(rng.integers(4, 40))))
+
+
+@pytest.mark.slow
+def test_the_short_path_reads_single_digits_as_the_full_path_does(trained_checkpoint,
+                                                                   real_mnist, monkeypatch):
+    import torchvision
+
+    from mnist_cnn import recognition, segmentation
+
+    test = torchvision.datasets.MNIST(str(real_mnist), train=False)
+    rng = np.random.default_rng(0)
+    pictures = [as_image(mnist_on_paper(digit, rng)) for digit in test.data[:300].numpy()]
+    labels = test.targets[:300].tolist()
+    recognizer = Recognizer.from_checkpoint(trained_checkpoint, CPU)
+    short = [recognizer.read_image(picture).number for picture in pictures]
+    monkeypatch.setattr(recognition, "find_candidates",
+                        lambda ink: segmentation.find_candidates(ink, short_path=False))
+    full = [recognizer.read_image(picture).number for picture in pictures]
+    right_in_full = [index for index, label in enumerate(labels) if full[index] == str(label)]
+    assert len(right_in_full) > 250
+    assert all(short[index] == full[index] for index in right_in_full)
+    assert sum(number == str(label) for number, label in zip(short, labels, strict=True)) \
+        >= len(right_in_full)
+
+
+@pytest.mark.slow
+def test_a_blocky_enlarged_scan_reads_right(trained_checkpoint, real_mnist):
+    import torchvision
+
+    test = torchvision.datasets.MNIST(str(real_mnist), train=False)
+    recognizer = Recognizer.from_checkpoint(trained_checkpoint, CPU)
+    hits = 0
+    for digit, label in zip(test.data[:50].numpy(), test.targets[:50].tolist(), strict=True):
+        low = cv2.resize(digit[2:-2, 2:-2], (16, 16), interpolation=cv2.INTER_AREA) > 80
+        scan = cv2.resize(255 * (1 - low.astype(np.uint8)), (64, 64),
+                          interpolation=cv2.INTER_NEAREST)
+        hits += recognizer.read_image(Image.fromarray(scan.astype(np.uint8))).number == str(label)
+    assert hits >= 47

@@ -111,3 +111,20 @@ def test_trained_score_tells_digits_from_generated_outliers(trained_checkpoint, 
     assert ranked_below > 0.95
     assert (digit_scores < rejection.threshold).float().mean() < 0.02
     assert (other_scores < rejection.threshold).float().mean() > 0.3
+
+
+@pytest.mark.slow
+def test_the_threshold_keeps_scan_like_and_other_handed_over_digits(trained_checkpoint,
+                                                                     real_mnist):
+    """Calibrated on training digits handed over as users hand them, the threshold keeps test
+    digits handed over the same ways: scans, other pens, blur, JPEG."""
+    from mnist_cnn.checkpoint import load_model
+    from mnist_cnn.handed import handed_over_inputs
+
+    model = load_model(trained_checkpoint, torch.device("cpu"))
+    rejection, _ = load_rejection(trained_checkpoint)
+    test = torchvision.datasets.MNIST(str(real_mnist), train=False)
+    inputs = handed_over_inputs(test.data[:1200].float() / 255, seed=11)
+    with torch.no_grad():
+        scores = rejection.score(*penultimate(model, inputs.unsqueeze(1)))
+    assert (scores < rejection.threshold).float().mean() < 0.01

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from pictures import as_image, digit_ink, on_paper, write
 
+from mnist_cnn import segmentation
 from mnist_cnn.images import to_gray
 from mnist_cnn.ink import find_ink
 from mnist_cnn.segmentation import MAX_MARKS, Candidate, Layout, best_reading, find_candidates
@@ -140,3 +141,39 @@ def test_a_grid_line_through_the_middle_of_the_writing_is_removed():
     for x in range(8, cols, 40):
         cv2.line(gray, (x, 0), (x, rows), 0.55, 2)
     assert_one_segment_per_digit(layout_of(gray), "70", gap=0.5)
+
+
+def broken(ink: np.ndarray, rows: slice) -> np.ndarray:
+    out = ink.copy()
+    out[rows] = 0
+    return out
+
+
+@pytest.mark.parametrize("case", ["broken stroke", "detached bar", "speck", "thick scan"])
+def test_a_single_digit_is_one_candidate_on_the_short_path(case):
+    """One digit, however its strokes fall apart, is read whole: no cut, no second digit."""
+    ink = np.pad(digit_ink({"broken stroke": 7, "detached bar": 5}.get(case, 2), 80), 20)
+    if case == "broken stroke":
+        ink = broken(ink, slice(70, 73))  # the 7's stem broken across by a faint pen
+    elif case == "detached bar":
+        top = int(np.flatnonzero(ink.max(1) > 0.3)[0])
+        ink = broken(ink, slice(top + 12, top + 18))
+    elif case == "speck":
+        ink[8:11, 90:93] = 1.0
+    else:  # a binarized 16x16 scan, enlarged 4x, the digit filling the frame
+        low = cv2.resize(ink[20:-20, 10:-10], (16, 16), interpolation=cv2.INTER_AREA) > 0.3
+        ink = cv2.resize(low.astype(np.float32), (64, 64), interpolation=cv2.INTER_NEAREST)
+    ink_found = find_ink(on_paper(ink))
+    layout = find_candidates(ink_found)
+    assert len(layout.candidates) == 1 and layout.segments == [1]
+    assert segmentation._one_digit(ink_found, segmentation._labelled(ink_found.mask)) is not None
+
+
+def test_digits_side_by_side_or_framed_take_the_full_path():
+    framed = on_paper(write("7", margin=40))
+    cv2.rectangle(framed, (8, 8), (framed.shape[1] - 9, framed.shape[0] - 9), 0.1, 4)
+    for gray in (on_paper(write("12")), framed):
+        ink = find_ink(gray)
+        assert segmentation._one_digit(ink, segmentation._labelled(ink.mask)) is None
+    assert layout_of(on_paper(write("12"))).segments == [2]
+    assert layout_of(framed).segments == [1]

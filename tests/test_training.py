@@ -174,3 +174,16 @@ def test_augment_keeps_shape_and_range_and_changes_images():
     assert out.shape == batch.shape
     assert out.min() >= 0 and out.max() <= 1 + 1e-6
     assert not torch.allclose(out, batch)
+
+
+def test_low_resolution_copies_are_blurred_and_binarized_ones_full_strength():
+    from mnist_cnn.training import _low_resolution
+
+    batch = torch.zeros(2, 1, 28, 28)
+    batch[:, :, 4:24, 13:15] = 1.0  # a 2 px stroke: at 14x14 it is half of two pixels
+    binarize = torch.tensor([True, False]).view(2, 1, 1, 1)
+    out = _low_resolution(batch, binarize)
+    assert out.shape == batch.shape and not torch.allclose(out, batch)
+    assert out[0].max() == pytest.approx(1.0), "binarized: the stroke at full strength"
+    assert 0.3 < out[1].max() < 0.7, "grey: the stroke averaged over a coarse pixel"
+    assert (out[:, :, 4:24, 10:18].sum((1, 2, 3)) > out[:, :, 4:24, 13:15].sum((1, 2, 3))).all()

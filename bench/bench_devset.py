@@ -1,0 +1,90 @@
+"""Benchmark: every real dev set (``../shared/devset``, read in place), side by side for each
+checkpoint: the default reading against the network alone (``--one-digit --no-reject``).
+
+- single digits (photos and canvases) and low-resolution scans: accuracy, and the share of real
+  digits read as several digits or rejected (``not a digit`` or blank);
+- real numbers: string accuracy by source (cheque amounts, register row numbers);
+- real non-digits: the share called "not a digit", by family.
+
+    python bench/bench_devset.py --checkpoint model.ckpt [--checkpoint other.ckpt]
+"""
+
+import argparse
+import time
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+from mnist_cnn.recognition import Options, Recognition, Recognizer
+
+import devset
+from machine import describe
+
+
+def read(recognizer: Recognizer, paths: list[Path]) -> tuple[list[Recognition], float]:
+    started = time.perf_counter()
+    results = list(recognizer.read_paths(paths))
+    return results, len(paths) / (time.perf_counter() - started)
+
+
+def singles(name: str, recognizer: Recognizer, paths: list[Path], labels: list[str]) -> None:
+    results, rate = read(recognizer, paths)
+    right = sum(r.number == label for r, label in zip(results, labels, strict=True))
+    several = sum(len(r.digits) > 1 for r in results)
+    dropped = sum(not r.digits for r in results)
+    wrong = [f"{path.name}->{r.number or ('x' if r.not_digit else '-')}"
+             for r, label, path in zip(results, labels, paths, strict=True) if r.number != label]
+    share = 100 / len(labels)
+    print(f"  {name}: {share * right:.2f} % ({right}/{len(labels)}), several digits "
+          f"{share * several:.1f} %, rejected or blank {share * dropped:.1f} %, {rate:.0f}/s; "
+          f"wrong: {' '.join(wrong)}")
+
+
+def numbers(name: str, recognizer: Recognizer, paths: list[Path], labels: list[str],
+            sources: list[str]) -> None:
+    results, _ = read(recognizer, paths)
+    hits, totals = Counter(), Counter()
+    for result, label, source in zip(results, labels, sources, strict=True):
+        totals[source] += 1
+        hits[source] += result.number == label
+    by_source = ", ".join(f"{source} {hits[source]}/{totals[source]}" for source in sorted(totals))
+    print(f"  {name}: {100 * sum(hits.values()) / len(paths):.1f} % ({by_source})")
+
+
+def nondigits(name: str, recognizer: Recognizer, paths: list[Path], kinds: list[str]) -> None:
+    results, _ = read(recognizer, paths)
+    hits, totals = Counter(), Counter()
+    for result, kind in zip(results, kinds, strict=True):
+        totals[kind] += 1
+        hits[kind] += result.not_digit
+    by_kind = ", ".join(f"{kind} {100 * hits[kind] / totals[kind]:.0f} %"
+                        for kind in sorted(totals))
+    print(f"  {name}: {100 * sum(hits.values()) / len(paths):.1f} % rejected ({by_kind})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, action="append", required=True)
+    args = parser.parse_args()
+    print(f"machine: {describe()}")
+    device = torch.device("cpu")
+    sets = {"images": devset.single_digits(), "scans": devset.scans(),
+            "numbers": devset.numbers(), "nondigits": devset.nondigits()}
+    for checkpoint in args.checkpoint:
+        default = Recognizer.from_checkpoint(checkpoint, device)
+        alone = Recognizer.from_checkpoint(checkpoint, device, reject=False,
+                                           options=Options(one_digit=True))
+        print(f"{checkpoint}:")
+        for kind in ("images", "scans"):
+            if sets[kind] is not None:
+                singles(f"{kind}, default", default, *sets[kind])
+                singles(f"{kind}, network alone", alone, *sets[kind])
+        if sets["numbers"] is not None:
+            numbers("numbers, default", default, *sets["numbers"])
+        if sets["nondigits"] is not None:
+            nondigits("non-digits, default", default, *sets["nondigits"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""MNIST digits the ways users hand digits over: low-resolution scans (binarized or grey, shown
+enlarged), thick and thin pens, blur, JPEG, tiny canvases.
+
+The not-a-digit threshold is calibrated on these, put through the recognizer's own
+normalization, rather than on clean MNIST digits: a threshold that keeps 99.9 % of clean MNIST
+digits rejects several percent of real ones, which are drawn, scanned and photographed.
+"""
+
+import cv2
+import numpy as np
+import torch
+
+from mnist_cnn.normalization import SIDE, normalize
+
+KINDS = ("scan", "thick", "thin", "blur", "jpeg", "tiny")
+PAPER_NOISE = 0.15
+"""Levels below this are paper, as ``mnist_cnn.ink`` leaves them."""
+
+
+def _crop(digit: np.ndarray) -> np.ndarray:
+    rows, cols = np.flatnonzero(digit.max(1) > 0.05), np.flatnonzero(digit.max(0) > 0.05)
+    return digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _resize(image: np.ndarray, width: int, height: int, nearest: bool = False) -> np.ndarray:
+    method = cv2.INTER_NEAREST if nearest else (
+        cv2.INTER_AREA if width < image.shape[1] else cv2.INTER_LINEAR)
+    return cv2.resize(image, (max(1, width), max(1, height)), interpolation=method)
+
+
+def _scaled(image: np.ndarray, factor: float) -> np.ndarray:
+    return _resize(image, round(image.shape[1] * factor), round(image.shape[0] * factor))
+
+
+def _scan(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 16x16 scan: the digit fills the field (stretched to it, as some scanners' forms do, or
+    not), binarized or grey, then shown 1 to 6 times larger."""
+    crop = _crop(digit)
+    if rng.random() < 0.5:
+        low = _resize(crop, 16, 16)
+    else:
+        scale = 16 / max(crop.shape)
+        low = _resize(crop, round(crop.shape[1] * scale), round(crop.shape[0] * scale))
+    if rng.random() < 0.5:
+        low = (low > rng.uniform(0.25, 0.6) * low.max()).astype(np.float32)
+    factor = int(rng.integers(1, 7))
+    return _resize(low, low.shape[1] * factor, low.shape[0] * factor,
+                   nearest=rng.random() < 0.5)
+
+
+def _pen(digit: np.ndarray, rng: np.random.Generator, thicker: bool) -> np.ndarray:
+    big = _scaled(digit, 3)
+    size = int(rng.integers(3, 8)) if thicker else int(rng.integers(3, 5))
+    pen = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    changed = cv2.dilate(big, pen) if thicker else cv2.erode(big, pen)
+    return changed if changed.max() > 0.5 else big
+
+
+def _jpeg(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    big = _scaled(digit, float(rng.uniform(1, 4)))
+    paper = (255 * (1 - big)).astype(np.uint8)
+    encoded = cv2.imencode(".jpg", paper, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 60))])[1]
+    return 1 - cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
+
+
+def handed_over(digit: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One 28x28 MNIST digit (float, white on black) as a picture of ``kind`` (``KINDS``)."""
+    if kind == "scan":
+        picture = _scan(digit, rng)
+    elif kind in ("thick", "thin"):
+        picture = _pen(digit, rng, kind == "thick")
+    elif kind == "blur":
+        picture = cv2.GaussianBlur(_scaled(digit, 3), (0, 0), float(rng.uniform(1, 3.5)))
+    elif kind == "jpeg":
+        picture = _jpeg(digit, rng)
+    else:
+        picture = _scaled(_crop(digit), float(rng.uniform(10, 17)) / 20)
+    picture = picture / max(float(picture.max()), 1e-6)
+    return np.where(picture < PAPER_NOISE, 0.0, picture).astype(np.float32)
+
+
+def handed_over_inputs(digits: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Network inputs ``(N, 28, 28)`` for MNIST digits (float ``(N, 28, 28)``, white on black),
+    each handed over one of the ``KINDS`` ways in turn and normalized as the recognizer does."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((len(digits), SIDE, SIDE), np.float32)
+    for index, digit in enumerate(digits.numpy()):
+        if digit.max() <= 0.05:
+            continue
+        pixels = normalize(handed_over(digit, KINDS[index % len(KINDS)], rng))
+        if pixels is not None:
+            out[index] = pixels
+    return torch.from_numpy(out)
