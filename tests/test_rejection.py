@@ -106,7 +106,8 @@ def test_trained_score_tells_digits_from_generated_outliers(trained_checkpoint, 
         other_scores = rejection.score(*penultimate(model, outliers(digits, 1000, seed=7)
                                                     .unsqueeze(1)))
     # One epoch of training: the score already ranks nearly every outlier below nearly every
-    # digit, though the threshold (0.1 % of digits) leaves out fewer than the default model does.
+    # digit, though the threshold (0.1 % of handed-over digits) leaves out fewer than the default
+    # model does.
     ranked_below = (other_scores[:, None] < digit_scores[None, :]).float().mean()
     assert ranked_below > 0.95
     assert (digit_scores < rejection.threshold).float().mean() < 0.02
