@@ -40,7 +40,7 @@ def numbers() -> tuple[list[Path], list[str], list[str]] | None:
         return None
     rows = list(csv.DictReader((DEVSET / "numbers" / "provenance.csv").open()))
     paths = [DEVSET / "numbers" / row["file"] for row in rows]
-    return ([path for path in paths], [path.name.split("_")[0] for path in paths],
+    return (paths, [path.name.split("_")[0] for path in paths],
             [NUMBER_SOURCES.get(row["repo"], row["repo"]) for row in rows])
 
 

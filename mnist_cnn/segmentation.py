@@ -601,10 +601,14 @@ def _one_digit(ink: Ink, labelled: tuple[np.ndarray, np.ndarray]) -> Layout | No
     own = np.isin(labels[window], [label for m in marks for label in m.labels])
     if _holes(own) > DIGIT_HOLES:
         return None
-    writing = np.zeros(ink.mask.shape, np.uint8)
-    writing[window] = own
+    # The writing's halo, 2 px around it, is computed only in a window that holds it.
+    around = (slice(max(0, top - 2), bottom + 2), slice(max(0, left - 2), right + 2))
+    writing = np.zeros(ink.mask[around].shape, np.uint8)
+    writing[top - around[0].start:bottom - around[0].start,
+            left - around[1].start:right - around[1].start] = own
     halo = cv2.dilate(writing, np.ones((5, 5), np.uint8)).view(bool)
-    if np.count_nonzero(ink.marks & ~halo) > PATTERN * np.count_nonzero(own):
+    beyond = np.count_nonzero(ink.marks) - np.count_nonzero(ink.marks[around] & halo)
+    if beyond > PATTERN * np.count_nonzero(own):
         return None  # faint lines on the paper: rules or squares the writing may touch
     if len(marks) > 1 and any(_rule_like(m, ink.mask.shape, height, width) for m in marks):
         return None
