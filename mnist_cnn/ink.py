@@ -56,6 +56,10 @@ CARD_EDGE = 3
 """Pixels around a card that belong to its edge, not to the page."""
 NOISE_SAMPLES = 2400
 """Paper pixel pairs sampled to measure the paper's noise: plenty, and fast."""
+PEN_PIXELS = 4
+"""Ink is found where the pen is about this many pixels wide at most: a picture drawn with a
+thicker pen is reduced first. Its digit is then still about 30 px tall, more than the 20 px the
+network sees, and a large picture costs hardly more than a small one."""
 
 cv2.setNumThreads(1)  # images here are small: threads cost more than they save, and forked
 # worker processes must not inherit a thread pool
@@ -179,6 +183,17 @@ def paper_level(image: np.ndarray, pen: float) -> np.ndarray:
     return opened.astype(np.float32) / 65535
 
 
+def quantiles(values: np.ndarray, levels: list[float]) -> np.ndarray:
+    """``np.quantile(values, levels)`` (linear interpolation) by one partial sort: numpy's own
+    costs more in overhead than the sort on the few thousand values read here."""
+    flat = values.ravel()
+    positions = np.asarray(levels) * (flat.size - 1)
+    below = np.floor(positions).astype(np.int64)
+    above = np.minimum(below + 1, flat.size - 1)
+    ranked = np.partition(flat, np.unique(np.concatenate([below, above])))
+    return ranked[below] + (positions - below) * (ranked[above] - ranked[below])
+
+
 def _sample(values: np.ndarray) -> np.ndarray:
     """A regular subsample of about ``NOISE_SAMPLES`` values, for quantiles."""
     every = max(1, int((values.size / NOISE_SAMPLES) ** 0.5))
@@ -194,15 +209,26 @@ def _noise(image: np.ndarray, paper: np.ndarray, lag: int,
     rows = image[::every] / (light[::every] if np.ndim(light) else light)
     pairs = paper[::every, lag:] & paper[::every, :-lag]
     differences = np.abs(rows[:, lag:] - rows[:, :-lag])[pairs]
-    spread = 1.4826 / 2**0.5 * float(np.median(differences)) if differences.size else 0.0
+    spread = 1.4826 / 2**0.5 * float(quantiles(differences, [0.5])[0]) if differences.size else 0.0
     return spread + 1e-3
+
+
+def label_marks(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected marks of ``mask`` (8-connected): the label of each pixel, and each label's
+    statistics (OpenCV's x, y, width, height, area; row 0 is the paper). Labels are 16-bit
+    where they fit, which OpenCV counts three times faster: a mask holds at most one separate
+    mark in four pixels."""
+    small = mask.size < 4 * np.iinfo(np.uint16).max
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask.view(np.uint8), connectivity=8, ltype=cv2.CV_16U if small else cv2.CV_32S)
+    return labels, stats
 
 
 def _keep_seeded(weak: np.ndarray, strong: np.ndarray) -> tuple[np.ndarray, bool]:
     """Hysteresis: the connected parts of ``weak`` that hold at least one ``strong`` pixel;
     and whether one of them is a large solid blob, as a card of other paper looks before it
     is read on its own."""
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(weak.view(np.uint8), connectivity=8)
+    labels, stats = label_marks(weak)
     seeded = np.zeros(len(stats), dtype=bool)
     seeded[labels[strong & weak]] = True
     seeded[0] = False
@@ -236,7 +262,7 @@ def _ink_on_paper(gray: np.ndarray,
     sampled = _sample(contrast)
     if ignore is not None:
         sampled = sampled[~_sample(ignore)]
-    q05, q30 = np.quantile(sampled, [0.05, 0.3]) if sampled.size else (0.0, 0.0)
+    q05, q30 = quantiles(sampled, [0.05, 0.3]) if sampled.size else (0.0, 0.0)
     if (peak < max(MIN_CONTRAST, BLANK_NOISE_RATIO * noise)
             or (lag > 1 and peak - q30 < BLANK_SPREAD * (q30 - q05) / 1.12)):
         return None, False
@@ -266,7 +292,7 @@ def _panels(gray: np.ndarray) -> list[tuple[slice, slice, np.ndarray]]:
     page_is_light = _dark_on_light(gray)
     other = gray < otsu_threshold(gray) if page_is_light else gray > otsu_threshold(gray)
     other = cv2.morphologyEx(other.view(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(other, connectivity=8)
+    labels, stats = label_marks(other.view(bool))
     panels = []
     for label in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= PANEL_AREA * gray.size):
         x, y, width, height, area = stats[label]
@@ -282,6 +308,20 @@ def _panels(gray: np.ndarray) -> list[tuple[slice, slice, np.ndarray]]:
                 and stroke_width(holes) <= PANEL_STROKES * min(width, height)):
             panels.append((rows, cols, card))
     return panels
+
+
+def at_pen_scale(gray: np.ndarray) -> np.ndarray:
+    """``gray`` reduced by a whole factor so its pen is about ``PEN_PIXELS`` wide (or itself,
+    when its pen is no wider). The pen is measured on every other pixel; the reduced picture keeps
+    ``SMOOTH_FROM`` px, so it is smoothed and tested for blankness like the original."""
+    if min(gray.shape) < 2 * SMOOTH_FROM:
+        return gray
+    pen = 2 * stroke_width(_polarity(gray[::2, ::2])[1])
+    factor = max(1, min(int(pen / PEN_PIXELS), min(gray.shape) // SMOOTH_FROM))
+    if factor == 1:
+        return gray
+    size = (gray.shape[1] // factor, gray.shape[0] // factor)
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
 def find_ink(gray: np.ndarray) -> Ink | None:

@@ -26,7 +26,7 @@ from PIL import Image
 from mnist_cnn.checkpoint import load_model
 from mnist_cnn.errors import ImageError, UsageError
 from mnist_cnn.images import decode_bytes, read_grayscale, to_gray
-from mnist_cnn.ink import find_ink
+from mnist_cnn.ink import at_pen_scale, find_ink
 from mnist_cnn.normalization import SIDE, normalize, plain_input
 from mnist_cnn.rejection import Rejection, load_rejection, penultimate
 from mnist_cnn.segmentation import Candidate, Layout, best_reading, find_candidates, whole
@@ -48,6 +48,8 @@ IN_NUMBER_HEIGHT = 0.7
 
 PARALLEL_FROM = 64
 """Fewer files than this are prepared in-process: starting workers would cost more than it saves."""
+CHUNK = 64
+"""Files a worker prepares per task: fewer, larger messages between the processes."""
 
 
 @dataclass(frozen=True)
@@ -201,10 +203,13 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
 def prepare_gray(gray: np.ndarray, scale: float, options: Options,
                  keep_preview: bool = False) -> Prepared:
     """Lay out and normalize the candidate digits of a working grayscale picture."""
-    preview = gray if keep_preview else None
     if options.preprocess == "plain":
         layout = whole(np.ones_like(gray))
-        return Prepared(plain_input(gray)[None], layout, scale, preview)
+        return Prepared(plain_input(gray)[None], layout, scale, gray if keep_preview else None)
+    reduced = at_pen_scale(gray)
+    scale *= reduced.shape[1] / gray.shape[1]
+    gray = reduced
+    preview = gray if keep_preview else None
     ink = find_ink(gray)
     if ink is None:
         return Prepared(None, None, scale, preview)
@@ -299,8 +304,15 @@ class Recognizer:
         if not use_pool:
             yield from self._read_stream(paths, map(task, jobs), batch_size)
             return
-        with multiprocessing.get_context("fork").Pool(workers, _quiet_worker) as pool:
-            yield from self._read_stream(paths, pool.imap(task, jobs, chunksize=16), batch_size)
+        # The workers keep every core busy: the network's own threads would only contend.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with multiprocessing.get_context("fork").Pool(workers, _quiet_worker) as pool:
+                yield from self._read_stream(paths, pool.imap(task, jobs, chunksize=CHUNK),
+                                             batch_size)
+        finally:
+            torch.set_num_threads(threads)
 
     def read_image(self, image: Image.Image, name: str = "image") -> Recognition:
         """Read a decoded picture (an upload, a drawing), keeping it and the network inputs."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from mnist_cnn.ink import Ink, stroke_width
+from mnist_cnn.ink import Ink, label_marks, stroke_width
 
 MAX_MARKS = 300
 """Connected marks considered per picture, largest first: a page of noise or thousands of specks
@@ -137,13 +137,6 @@ class Layout:
     segments: list[int]
 
 
-def _labelled(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Connected marks of ``mask``: the label of each pixel, and each label's statistics
-    (OpenCV's x, y, width, height, area; row 0 is the background)."""
-    _, labels, stats = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)[:3]
-    return labels, stats
-
-
 def _free_writing_height(mask: np.ndarray, lines: np.ndarray, spans: np.ndarray) -> int:
     """How tall the writing is that stands in its own right once straight ``lines`` are taken
     out (``spans``: each line pixel's line length).
@@ -152,10 +145,10 @@ def _free_writing_height(mask: np.ndarray, lines: np.ndarray, spans: np.ndarray)
     tall beside that line (the loop of a 9 beside its stem); a 1's flag, or a digit's stub where
     it crossed a rule, does not.
     """
-    marks, mark_stats = _labelled(mask)
+    marks, mark_stats = label_marks(mask)
     longest = np.zeros(len(mark_stats), dtype=np.int64)
     np.maximum.at(longest, marks[lines], spans[lines])
-    rest, rest_stats = _labelled(mask & ~lines)
+    rest, rest_stats = label_marks(mask & ~lines)
     if len(rest_stats) < 2:
         return 0
     owner = np.zeros(len(rest_stats), dtype=np.int64)
@@ -216,7 +209,7 @@ def _long_lines(marks: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, n
                               np.ones((1, max(3, int(RULE_BREAK * length))), np.uint8))
     runs = cv2.morphologyEx(joined, cv2.MORPH_OPEN,
                             np.ones((1, max(3, int(0.8 * RULE_SPAN * length))), np.uint8))
-    bands, stats = _labelled(runs.view(bool))
+    bands, stats = label_marks(runs.view(bool))
     labels = np.zeros(work.shape, dtype=np.int32)
     spans, thicknesses = [0], [0.0]
     for band in np.flatnonzero(stats[:, cv2.CC_STAT_WIDTH] >= RULE_SPAN * length):
@@ -240,7 +233,7 @@ def _long_lines(marks: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, n
 
 def _attached_height(labelled: tuple[np.ndarray, np.ndarray], line: np.ndarray) -> int:
     """How tall the writing joined to a horizontal ``line`` stands (the line included), from
-    the writing's marks (``_labelled``)."""
+    the writing's marks (``label_marks``)."""
     labels, stats = labelled
     return int(stats[np.unique(labels[line & (labels > 0)]), cv2.CC_STAT_HEIGHT].max(initial=0))
 
@@ -273,7 +266,7 @@ def remove_rules(ink: Ink) -> np.ndarray:
     free = _free_writing_height(mask, lines, spans)
     for axis, (labels, line_spans, thicknesses) in zip((1, 0), found, strict=True):
         rules = np.zeros(len(line_spans), dtype=bool)
-        writing_marks = _labelled(mask) if axis == 1 and labels.any() else None
+        writing_marks = label_marks(mask) if axis == 1 and labels.any() else None
         for label in np.unique(labels[labels > 0]):
             line = labels == label
             writing = _attached_height(writing_marks, line) if axis == 1 else free
@@ -304,7 +297,7 @@ def remove_frames(mask: np.ndarray, stroke: float,
     """Remove boxes drawn around the writing: marks inked along all four sides of their box
     with other writing inside (a boxy or thick 0 has none). ``labelled``: ``mask``'s marks,
     when already known. Returns ``mask`` itself when there is no box."""
-    labels, stats = labelled or _labelled(mask)
+    labels, stats = labelled or label_marks(mask)
     if len(stats) < 2:
         return mask
     original = mask
@@ -319,7 +312,7 @@ def remove_frames(mask: np.ndarray, stroke: float,
         if min(float(side.mean()) for side in sides) < FRAME_COVER:
             continue
         inner = (slice(y + band, y + height - band), slice(x + band, x + width - band))
-        _, inside_stats = _labelled(mask[inner] & (labels[inner] != label))
+        _, inside_stats = label_marks(mask[inner] & (labels[inner] != label))
         if inside_stats[1:, cv2.CC_STAT_HEIGHT].max(initial=0) < 0.3 * height:
             continue
         ring = own.copy()
@@ -621,14 +614,14 @@ def find_candidates(ink: Ink, short_path: bool = True) -> Layout:
     one compact digit (``_one_digit``) has one candidate, found on a short path (``False``:
     the full search, for comparing the two)."""
     intensity = ink.intensity
-    labelled = _labelled(ink.mask)
+    labelled = label_marks(ink.mask)
     single = _one_digit(ink, labelled) if short_path else None
     if single is not None:
         return single
     mask = remove_rules(replace(ink, mask=remove_frames(ink.mask, ink.stroke, labelled)))
     pen = ink.stroke
     if mask is not ink.mask:
-        labelled, pen = _labelled(mask), stroke_width(mask)
+        labelled, pen = label_marks(mask), stroke_width(mask)
     marks = _marks(mask, *labelled, pen)
     labels = labelled[0]
     layout = Layout([], [], [])

@@ -6,7 +6,7 @@ import pytest
 from pictures import draw_one, on_paper, write
 from PIL import Image, ImageDraw
 
-from mnist_cnn.ink import find_ink, ink_is_dark
+from mnist_cnn.ink import at_pen_scale, find_ink, ink_is_dark, label_marks, quantiles
 
 
 def stroke_found(ink, rows, cols) -> float:
@@ -117,3 +117,31 @@ def test_a_one_pixel_stroke_is_not_lost():
     gray[5:35, 201] = 0.1
     ink = find_ink(gray)
     assert ink is not None and ink.mask[5:35, 201].all()
+
+
+def test_a_thick_pen_is_read_at_a_reduced_scale_and_a_thin_one_as_it_is():
+    thick = np.full((300, 300), 0.95, np.float32)
+    cv2.circle(thick, (150, 150), 90, 0.1, thickness=30)
+    reduced = at_pen_scale(thick)
+    assert reduced.shape[0] < thick.shape[0] // 3
+    assert 3 <= find_ink(reduced).stroke <= 6, "the pen comes out about 4 px wide"
+    thin = np.full((300, 300), 0.95, np.float32)
+    cv2.circle(thin, (150, 150), 90, 0.1, thickness=3)
+    assert at_pen_scale(thin) is thin
+
+
+def test_marks_are_labelled_with_opencvs_statistics():
+    rng = np.random.default_rng(0)
+    mask = rng.random((120, 90)) > 0.7
+    labels, stats = label_marks(mask)
+    count, expected_labels, expected, _ = cv2.connectedComponentsWithStats(
+        mask.view(np.uint8), connectivity=8)
+    assert len(stats) == count > 100
+    assert (labels == expected_labels).all() and (stats == expected).all()
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 2400])
+def test_quantiles_agree_with_numpy(size):
+    values = np.random.default_rng(size).normal(size=size).astype(np.float32)
+    assert np.allclose(quantiles(values, [0.05, 0.3, 0.5]),
+                       np.quantile(values, [0.05, 0.3, 0.5]), rtol=1e-5, atol=1e-6)

@@ -9,7 +9,7 @@ from pictures import as_image, digit_ink, on_paper, write
 
 from mnist_cnn import segmentation
 from mnist_cnn.images import to_gray
-from mnist_cnn.ink import find_ink
+from mnist_cnn.ink import find_ink, label_marks
 from mnist_cnn.segmentation import MAX_MARKS, Candidate, Layout, best_reading, find_candidates
 
 
@@ -166,7 +166,7 @@ def test_a_single_digit_is_one_candidate_on_the_short_path(case):
     ink_found = find_ink(on_paper(ink))
     layout = find_candidates(ink_found)
     assert len(layout.candidates) == 1 and layout.segments == [1]
-    assert segmentation._one_digit(ink_found, segmentation._labelled(ink_found.mask)) is not None
+    assert segmentation._one_digit(ink_found, label_marks(ink_found.mask)) is not None
 
 
 def test_digits_side_by_side_or_framed_take_the_full_path():
@@ -174,6 +174,6 @@ def test_digits_side_by_side_or_framed_take_the_full_path():
     cv2.rectangle(framed, (8, 8), (framed.shape[1] - 9, framed.shape[0] - 9), 0.1, 4)
     for gray in (on_paper(write("12")), framed):
         ink = find_ink(gray)
-        assert segmentation._one_digit(ink, segmentation._labelled(ink.mask)) is None
+        assert segmentation._one_digit(ink, label_marks(ink.mask)) is None
     assert layout_of(on_paper(write("12"))).segments == [2]
     assert layout_of(framed).segments == [1]
