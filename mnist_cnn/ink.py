@@ -316,7 +316,13 @@ def at_pen_scale(gray: np.ndarray) -> np.ndarray:
     ``SMOOTH_FROM`` px, so it is smoothed and tested for blankness like the original."""
     if min(gray.shape) < 2 * SMOOTH_FROM:
         return gray
-    pen = 2 * stroke_width(_polarity(gray[::2, ::2])[1])
+    rough = _polarity(gray[::2, ::2])[1]
+    _, stats = label_marks(rough)
+    area = stats[1:, cv2.CC_STAT_AREA]
+    box = stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT]
+    if ((area >= PANEL_AREA * rough.size) & (area >= PANEL_SOLID * box)).any():
+        return gray  # a card of other paper, maybe: found at full scale, its writing too
+    pen = 2 * stroke_width(rough)
     factor = max(1, min(int(pen / PEN_PIXELS), min(gray.shape) // SMOOTH_FROM))
     if factor == 1:
         return gray
