@@ -2,15 +2,17 @@
 
 1. Renders marks that are not digits (render_nondigits.py: stroked letters, glyphs of other
    alphabets in a font, doodles) and MNIST test digits (render.py), both as users hand images
-   over, with fixed seeds; reads ``../shared/devset`` in place (skipped with a note if absent).
+   over, with fixed seeds; reads the real digits and non-digits of ``../shared/devset`` in
+   place (skipped with a note if absent).
 2. Reads every picture with ``mnist-recognize``'s recognizer, rejection on; a picture's score
    is the highest digit score of its marks (it is "not a digit" when all marks are below the
    threshold).
-3. Reports, at the default threshold, the share of non-digits rejected and of real digits
-   rejected (pictures in which ``mnist-recognize`` reads no digit: as it decides, with its
-   leniency for tall marks in a number), and the ROC AUC of the picture score; the same for the
-   softmax confidence as the score (what a plain classifier has); and draws the trade-off
-   curves of the picture score into ``docs/rejection.png``.
+3. Reports, at the default threshold, the share of non-digits rejected, rendered and real,
+   each family apart, and of digits rejected, rendered and real (pictures in which
+   ``mnist-recognize`` reads no digit: as it decides, with its leniency for tall marks in a
+   number), and the ROC AUC of the picture score for every pair; the same for the softmax
+   confidence as the score (what a plain classifier has); and draws the trade-off curves of
+   the picture score into ``docs/rejection.png``.
 
     python bench/bench_rejection.py --checkpoint model.ckpt --data-dir ../shared/MNIST_data
 """
@@ -25,7 +27,7 @@ import torchvision
 
 from mnist_cnn.recognition import Recognizer
 
-from devset import single_digits
+from devset import nondigits, scans, single_digits
 from machine import describe
 from render import render_folder
 from render_nondigits import render_nondigits_folder
@@ -98,40 +100,49 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {describe()}")
     recognizer = Recognizer.from_checkpoint(args.checkpoint, torch.device("cpu"))
-    if recognizer.rejection is None:
-        raise SystemExit(f"{args.checkpoint} has no not-a-digit statistics: {recognizer.notes}")
+    if recognizer.detector is None:
+        raise SystemExit(f"{args.checkpoint} has no not-a-digit detector: {recognizer.notes}")
     threshold = recognizer.reject_threshold
-    recognizer.reject_threshold = -np.inf
     test = torchvision.datasets.MNIST(args.data_dir, train=False)
     with tempfile.TemporaryDirectory() as scratch:
         others = render_nondigits_folder(Path(scratch) / "others", args.nondigits, seed=0)
         digits = render_folder(test.data.numpy()[:args.digits], test.targets.numpy()[:args.digits],
                                Path(scratch) / "digits", seed=0)
-        paths = {"non-digits": [Path(entry["path"]) for entry in others],
-                 "MNIST test digits": [Path(p) for p, _ in digits]}
-        singles = single_digits()
-        if singles is not None:
-            paths["dev set digits"] = singles[0]
-        scored = {name: picture_scores(recognizer, chosen) for name, chosen in paths.items()}
+        positives = {"rendered MNIST test digits": [Path(p) for p, _ in digits]}
+        negatives = {"rendered non-digits": ([Path(entry["path"]) for entry in others],
+                                             [entry["family"] for entry in others])}
+        real = [found[0] for found in (single_digits(), scans()) if found is not None]
+        if real:
+            positives["real dev digits (images, scans)"] = [path for paths in real
+                                                            for path in paths]
+        real_others = nondigits()
+        if real_others is not None:
+            negatives["real dev non-digits"] = (real_others[0], real_others[1])
+        every = {**positives, **{name: paths for name, (paths, _) in negatives.items()}}
+        recognizer.reject_threshold = -np.inf
+        scored = {name: picture_scores(recognizer, paths) for name, paths in every.items()}
         recognizer.reject_threshold = threshold
-        rejected = {name: none_read(recognizer, chosen) for name, chosen in paths.items()}
-    other_scores, other_confidence = scored.pop("non-digits")
-    other_rejected = rejected.pop("non-digits")
-    print(f"default threshold {threshold:.2f}: non-digits rejected "
-          f"{100 * other_rejected.mean():.1f} % of {len(other_rejected)}")
-    families = sorted({entry["family"] for entry in others})
-    for family in families:
-        chosen = np.array([entry["family"] == family for entry in others])
-        print(f"  {family}: {100 * other_rejected[chosen].mean():.1f} % rejected")
+        rejected = {name: none_read(recognizer, paths) for name, paths in every.items()}
+    print(f"default threshold {threshold:.2f}:")
+    for name, (_, families) in negatives.items():
+        by_family = ", ".join(
+            f"{family} {100 * rejected[name][np.array(families) == family].mean():.0f} %"
+            for family in sorted(set(families)))
+        print(f"  {name}: {100 * rejected[name].mean():.1f} % of {len(families)} rejected "
+              f"({by_family})")
     curves = {}
-    for name, (scores, confidence) in scored.items():
-        print(f"{name}: {100 * rejected[name].mean():.2f} % of {len(scores)} rejected; "
-              f"ROC AUC {roc_auc(scores, other_scores):.3f} (softmax confidence as the score: "
-              f"{roc_auc(confidence, other_confidence):.3f})")
-        curves[f"digit score, {name}"] = curve(scores, other_scores)
-        curves[f"softmax confidence, {name}"] = curve(confidence, other_confidence)
+    for name in positives:
+        print(f"  {name}: {100 * rejected[name].mean():.2f} % of {len(rejected[name])} "
+              "rejected")
+        scores, confidence = scored[name]
+        for other in negatives:
+            other_scores, other_confidence = scored[other]
+            print(f"    against {other}: ROC AUC {roc_auc(scores, other_scores):.3f} "
+                  f"(softmax confidence as the score: "
+                  f"{roc_auc(confidence, other_confidence):.3f})")
+            curves[f"{name} vs {other}"] = curve(scores, other_scores)
     draw(curves, args.plot)
-    print(f"trade-off curves in {args.plot}")
+    print(f"trade-off curves of the digit score in {args.plot}")
 
 
 if __name__ == "__main__":

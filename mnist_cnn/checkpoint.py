@@ -68,16 +68,27 @@ def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
         raise
 
 
-def save_checkpoint(model: torch.nn.Module, path: Path, metadata: Mapping[str, Any]) -> None:
-    """Atomically write the weights, then the sidecar; refuse weights that are not finite."""
-    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+def save_state_dict(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Atomically write a plain state_dict; refuse weights that are not finite (raises
+    ``CheckpointError``; the previous file is then unchanged)."""
+    state = {name: tensor.detach().cpu() for name, tensor in state.items()}
     bad = [name for name, tensor in state.items() if tensor.is_floating_point()
            and not torch.isfinite(tensor).all()]
     if bad:
         raise CheckpointError(f"{path}: not saved, non-finite weights in {', '.join(bad)}")
-    text = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
     try:
         _atomic_write(path, lambda file: torch.save(state, file))
+    except OSError as error:
+        raise CheckpointError(
+            f"{path}: could not save ({error.strerror or error}); the previous file is unchanged"
+        ) from error
+
+
+def save_checkpoint(model: torch.nn.Module, path: Path, metadata: Mapping[str, Any]) -> None:
+    """Atomically write the weights, then the sidecar; refuse weights that are not finite."""
+    save_state_dict(model.state_dict(), path)
+    text = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
+    try:
         _atomic_write(sidecar_path(path), lambda file: file.write(text.encode()))
     except OSError as error:
         raise CheckpointError(
@@ -85,7 +96,9 @@ def save_checkpoint(model: torch.nn.Module, path: Path, metadata: Mapping[str, A
         ) from error
 
 
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A plain state_dict of tensors, loaded with ``weights_only`` (raises ``CheckpointError``
+    naming the file and the problem)."""
     path = Path(path)
     if not path.exists():
         raise MissingCheckpointError(
@@ -145,7 +158,7 @@ def check_compatible(state: Mapping[str, torch.Tensor], path: Path) -> None:
 
 def load_model(path: Path, device: torch.device) -> ConvNet:
     """A ready-to-use ConvNet in eval mode from a plain state_dict, loaded with weights_only."""
-    state = _read_state_dict(path)
+    state = read_state_dict(path)
     check_compatible(state, path)
     model = ConvNet()
     model.load_state_dict(state)

@@ -7,6 +7,8 @@ and brings very thin or very thick pens towards MNIST's stroke width first.
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from mnist_cnn.ink import stroke_width
@@ -78,6 +80,38 @@ def normalize(ink: np.ndarray) -> np.ndarray | None:
     if digit.max() <= 0:
         return None
     return _place_by_mass(digit / digit.max())
+
+
+def normalize_batch(images: torch.Tensor) -> torch.Tensor:
+    """MNIST's normalization for a batch of ink images ``(N, H, W)`` (white on black): crop to
+    the ink, long side to 20 px, centre of mass to the field's centre. Blank images stay
+    blank."""
+    count, height, width = images.shape
+    ink = images > 0.05
+    rows, cols = ink.any(2), ink.any(1)
+    span = torch.arange(height, device=images.device), torch.arange(width, device=images.device)
+    top = torch.where(rows, span[0], height).amin(1)
+    bottom = torch.where(rows, span[0], -1).amax(1)
+    left = torch.where(cols, span[1], width).amin(1)
+    right = torch.where(cols, span[1], -1).amax(1)
+    size = torch.maximum(bottom - top + 1, right - left + 1).clamp(min=1).float()
+    scale = DIGIT_BOX / size
+    mass = images.sum((1, 2)).clamp(min=1e-6)
+    centre_y = (images.sum(2) * span[0]).sum(1) / mass
+    centre_x = (images.sum(1) * span[1]).sum(1) / mass
+    # Output pixel (i, j) samples the input at centre + ((i, j) - MNIST centre) / scale.
+    theta = torch.zeros(count, 2, 3, device=images.device)
+    theta[:, 0, 0] = SIDE / (scale * width)
+    theta[:, 1, 1] = SIDE / (scale * height)
+    theta[:, 0, 2] = (2 * (centre_x + 0.5) / width - 1) - (
+        2 * (float(MNIST_CENTRE[1]) + 0.5) / SIDE - 1) * theta[:, 0, 0]
+    theta[:, 1, 2] = (2 * (centre_y + 0.5) / height - 1) - (
+        2 * (float(MNIST_CENTRE[0]) + 0.5) / SIDE - 1) * theta[:, 1, 1]
+    grid = F.affine_grid(theta, [count, 1, SIDE, SIDE], align_corners=False)
+    out = F.grid_sample(images.unsqueeze(1), grid, align_corners=False).squeeze(1)
+    peak = out.amax((1, 2), keepdim=True).clamp(min=1e-6)
+    return (out / peak).clamp(0, 1)
+
 
 
 def plain_input(gray: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from mnist_cnn.errors import ImageError, UsageError
 from mnist_cnn.images import decode_bytes, read_grayscale, to_gray
 from mnist_cnn.ink import at_pen_scale, find_ink
 from mnist_cnn.normalization import SIDE, normalize, plain_input
-from mnist_cnn.rejection import Rejection, load_rejection, penultimate
+from mnist_cnn.rejection import DigitDetector, load_detector
 from mnist_cnn.segmentation import Candidate, Layout, best_reading, find_candidates, whole
 
 IMAGE_SUFFIXES = frozenset({
@@ -257,34 +257,35 @@ class Recognizer:
     """The trained network and the settings for reading pictures with it.
 
     ``threshold``: below this softmax confidence a digit is marked ``uncertain``;
-    ``top_k``: how many likely digits each reading lists; ``rejection``: the digit score
-    (``None``: every mark is read as a digit); ``reject_threshold``: below this digit score a
-    mark is not a digit (default: the one fitted with the score).
+    ``top_k``: how many likely digits each reading lists; ``detector``: the not-a-digit
+    detector, which gives each mark a digit score (``None``: every mark is read as a digit);
+    ``reject_threshold``: below this digit score a mark is not a digit (default: the one
+    fitted with the detector).
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device, *, top_k: int = 1,
                  threshold: float = 0.5, options: Options = Options(),
-                 rejection: Rejection | None = None,
+                 detector: DigitDetector | None = None,
                  reject_threshold: float | None = None) -> None:
         self.model = model.to(device).eval()
         self.device = device
         self.top_k = top_k
         self.threshold = threshold
         self.options = options
-        self.rejection = rejection
+        self.detector = detector.to(device).eval() if detector is not None else None
         self.reject_threshold = (reject_threshold if reject_threshold is not None
-                                 else rejection.threshold if rejection is not None else None)
+                                 else float(detector.threshold) if detector is not None else None)
         self.notes: list[str] = []
         """One-line remarks about the settings in force, for the user."""
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Path, device: torch.device, reject: bool = True,
                         **settings) -> "Recognizer":
-        """Load ``checkpoint`` and, with ``reject``, the digit score from its sidecar (raises
-        ``CheckpointError`` with a one-line reason; a missing score is only a note)."""
+        """Load ``checkpoint`` and, with ``reject``, the not-a-digit detector beside it (raises
+        ``CheckpointError`` with a one-line reason; a missing detector is only a note)."""
         model = load_model(checkpoint, device)
-        rejection, note = load_rejection(checkpoint) if reject else (None, None)
-        recognizer = cls(model, device, rejection=rejection, **settings)
+        detector, note = load_detector(checkpoint, device) if reject else (None, None)
+        recognizer = cls(model, device, detector=detector, **settings)
         if note:
             recognizer.notes.append(note)
         return recognizer
@@ -343,10 +344,8 @@ class Recognizer:
         ready = [prepared.inputs for _, prepared in batch if prepared.inputs is not None]
         if ready:
             inputs = torch.from_numpy(np.concatenate(ready)).unsqueeze(1).to(self.device)
-            features, logits = penultimate(self.model, inputs)
-            log_probabilities = F.log_softmax(logits, dim=1).cpu()
-            digit_scores = (None if self.rejection is None
-                            else self.rejection.score(features.cpu(), logits.cpu()))
+            log_probabilities = F.log_softmax(self.model(inputs), dim=1).cpu()
+            digit_scores = None if self.detector is None else self.detector(inputs).cpu()
         results, row = [], 0
         for name, prepared in batch:
             result = Recognition(name, error=prepared.error, preview=prepared.preview,

@@ -22,7 +22,7 @@ from mnist_cnn.cli import (
 from mnist_cnn.data import Mnist, load_mnist
 from mnist_cnn.device import select_device
 from mnist_cnn.model import ConvNet
-from mnist_cnn.rejection import fit_rejection
+from mnist_cnn.rejection import detector_path, fit_detector, save_detector
 from mnist_cnn.report import report_dir_for, write_report
 from mnist_cnn.training import (
     PRECISIONS,
@@ -193,11 +193,13 @@ def run(args: argparse.Namespace) -> int:
         "epochs": [asdict(stats) for stats in history.epochs],
         "environment": environment(device),
     }
-    fitting = time.perf_counter()
-    rejection = fit_rejection(model, data.train.images, seed=config.seed)
-    print(f"Fitted the not-a-digit score in {time.perf_counter() - fitting:.1f}s")
-    save_checkpoint(model, args.checkpoint, {**facts, "rejection": rejection.as_json()})
+    save_checkpoint(model, args.checkpoint, facts)
     print(f"Saved model to {args.checkpoint} (run details in {sidecar_path(args.checkpoint)})")
+    fitting = time.perf_counter()
+    detector = fit_detector(data.train.images, data.train.labels, device, seed=config.seed)
+    save_detector(detector, args.checkpoint)
+    print(f"Fitted the not-a-digit detector in {time.perf_counter() - fitting:.1f}s, saved to "
+          f"{detector_path(args.checkpoint)}")
     write_report_for(args, data, history.final_evaluation, facts, history)
     return 0
 

@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pictures import digit_ink, draw_one
 
 from mnist_cnn.ink import stroke_width
-from mnist_cnn.normalization import normalize, plain_input
+from mnist_cnn.normalization import normalize, normalize_batch, plain_input
 
 
 def centre_of_mass(pixels):
@@ -57,3 +58,19 @@ def test_any_ink_gives_a_clean_input(height, width, seed):
     pixels = normalize(ink)
     assert pixels is not None and pixels.shape == (28, 28)
     assert pixels.min() >= 0 and pixels.max() <= 1 and np.isfinite(pixels).all()
+
+
+def test_a_batch_is_framed_like_mnist_too():
+    ink = torch.zeros(2, 56, 56)
+    ink[0, 10:50, 30:36] = 1.0  # a tall bar, off centre
+    ink[1, 5:15, 5:45] = 1.0  # a wide bar in a corner
+    framed = normalize_batch(ink)
+    assert framed.shape == (2, 28, 28) and framed.amax() == pytest.approx(1.0)
+    for image in framed:
+        rows = torch.nonzero(image.amax(1) > 0.5).flatten()
+        cols = torch.nonzero(image.amax(0) > 0.5).flatten()
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 in (19, 20, 21)
+        mass = image.sum()
+        centre = ((image.sum(1) * torch.arange(28)).sum() / mass,
+                  (image.sum(0) * torch.arange(28)).sum() / mass)
+        assert abs(centre[0] - 14) < 1 and abs(centre[1] - 14) < 1

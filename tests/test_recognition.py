@@ -116,9 +116,9 @@ def test_uploads_are_read_with_one_line_errors(checkpoint):
     assert "not an image format" in recognizer.read_bytes(b"GIF89 nope", "bad").error
 
 
-def test_a_checkpoint_without_statistics_reads_digits_with_rejection_off(checkpoint):
+def test_a_checkpoint_without_a_detector_reads_digits_with_rejection_off(checkpoint):
     recognizer = Recognizer.from_checkpoint(checkpoint, CPU)
-    assert recognizer.rejection is None and len(recognizer.notes) == 1
+    assert recognizer.detector is None and len(recognizer.notes) == 1
     assert "not checked for being digits" in recognizer.notes[0]
     result = recognizer.read_image(draw_one(), "one")
     assert result.digit in range(10) and result.digits[0].score is None
@@ -127,7 +127,7 @@ def test_a_checkpoint_without_statistics_reads_digits_with_rejection_off(checkpo
 @pytest.mark.slow
 def test_trained_weights_read_numbers_and_say_not_a_digit(trained_checkpoint, tmp_path):
     recognizer = Recognizer.from_checkpoint(trained_checkpoint, CPU)
-    assert recognizer.rejection is not None and not recognizer.notes
+    assert recognizer.detector is not None and not recognizer.notes
     assert recognizer.read_image(as_image(on_paper(write("4270"))), "n").number == "4270"
     touching = recognizer.read_image(as_image(on_paper(write("1234567", gap=0.02))), "t")
     assert touching.number == "1234567"
