@@ -28,7 +28,7 @@ REJECT_DIGITS = 0.003
 digits over (scans, other pens, blur, JPEG)."""
 FIT_DIGITS = 12_000
 """Training digits the detector is fitted on, with as many outliers."""
-FIT_EPOCHS = 5
+FIT_EPOCHS = 8
 HELD_OUT = 3000
 """Further training digits, handed over, that set the threshold."""
 BATCH = 256
@@ -41,10 +41,10 @@ class DigitDetector(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 5, padding=2), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 5, padding=2), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 8, 5, padding=2), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 5, padding=2), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
         )
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(32 * 7 * 7, 64), nn.ReLU(),
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(16 * 7 * 7, 64), nn.ReLU(),
                                   nn.Linear(64, 1))
         self.register_buffer("threshold", torch.zeros(()))
 

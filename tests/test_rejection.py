@@ -94,7 +94,7 @@ def test_a_detector_fitted_here_keeps_digits_and_rejects_letters_and_shapes(real
         other_scores = detector(outliers(digits, test.targets[:1000], 1000, seed=7)
                                 .unsqueeze(1))
     ranked_below = (other_scores[:, None] < digit_scores[None, :]).float().mean()
-    assert ranked_below > 0.9
+    assert ranked_below > 0.85
     assert (digit_scores < detector.threshold).float().mean() < 0.02
     assert (other_scores < detector.threshold).float().mean() > 0.25
 
