@@ -659,6 +659,8 @@ def best_reading(layout: Layout, scores: np.ndarray) -> list[list[int]]:
     A segment may also be left out, at ``SKIP_COST``: a speck, a dash, or ink no candidate
     reads at all.
     """
+    if layout.segments == [1] and len(layout.candidates) == 1:
+        return [[0]]  # one digit (the short path): no score falls to the cost of leaving it out
     reading = []
     by_line: list[list[int]] = [[] for _ in layout.segments]
     for index, candidate in enumerate(layout.candidates):
