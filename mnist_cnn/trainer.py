@@ -1,16 +1,24 @@
-"""``mnist-train``: train the ConvNet on MNIST, evaluate it, write ``model.ckpt`` and a report."""
+"""Train the ConvNet on MNIST, evaluate it, write ``model.ckpt``, its detector and a report:
+``mnist_cnn.train()`` from Python, ``mnist-train`` from the shell, one code path.
+
+(The command lives here, not in ``train.py``: ``mnist_cnn.train`` is the training function, and
+a submodule of that name would take its place once imported; ``train.py`` only serves
+``python -m mnist_cnn.train``.)
+"""
 
 import argparse
 import gc
+import math
 import platform
 import sys
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from mnist_cnn import __version__
 from mnist_cnn.checkpoint import ensure_writable_dir, load_model, save_checkpoint, sidecar_path
 from mnist_cnn.cli import (
     add_common_arguments,
@@ -21,6 +29,7 @@ from mnist_cnn.cli import (
 )
 from mnist_cnn.data import Mnist, load_mnist
 from mnist_cnn.device import select_device
+from mnist_cnn.errors import UsageError
 from mnist_cnn.model import ConvNet
 from mnist_cnn.rejection import detector_path, fit_detector, save_detector
 from mnist_cnn.report import report_dir_for, write_report
@@ -33,12 +42,13 @@ from mnist_cnn.training import (
     TrainConfig,
     evaluate,
     resolve_precision,
-    train,
 )
+from mnist_cnn.training import train as train_network
 
 DEFAULTS = TrainConfig()
 PRECISION_NAMES = {"bf16": "bfloat16 autocast", "fp32": "float32"}
-share = number_type(float, low=0.01, high=1)
+MIN_HARD_SHARE = 0.01
+share = number_type(float, low=MIN_HARD_SHARE, high=1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +134,8 @@ class ProgressPrinter:
 def environment(device: torch.device) -> dict:
     import torchvision
 
+    from mnist_cnn import __version__
+
     return {
         "mnist_cnn": __version__,
         "python": platform.python_version(),
@@ -134,14 +146,16 @@ def environment(device: torch.device) -> dict:
     }
 
 
-def write_report_for(args: argparse.Namespace, data: Mnist, evaluation: Evaluation,
-                     facts: dict, history: History | None = None) -> None:
-    if args.no_report:
-        return
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """``print`` for ``train(verbose=False)``: nothing."""
+
+
+def _write_report(folder: Path, data: Mnist, evaluation: Evaluation, facts: dict,
+                  history: History | None = None, log: Callable[..., None] = print) -> Path:
     started = time.perf_counter()
-    folder = write_report(args.report_dir or report_dir_for(args.checkpoint), data.test,
-                          evaluation, facts, history)
-    print(f"Report in {folder}/ ({time.perf_counter() - started:.1f}s)")
+    folder = write_report(folder, data.test, evaluation, facts, history)
+    log(f"Report in {folder}/ ({time.perf_counter() - started:.1f}s)")
+    return folder
 
 
 def evaluate_checkpoint(args: argparse.Namespace, device: torch.device) -> int:
@@ -149,58 +163,125 @@ def evaluate_checkpoint(args: argparse.Namespace, device: torch.device) -> int:
     data = load_mnist(args.data_dir, download=not args.no_download).to(device)
     evaluation = evaluate(model, data.test)
     print(f"Test accuracy on the {len(data.test)} test images: {evaluation.accuracy:.2f} %")
-    facts = {"checkpoint": str(args.checkpoint), "arguments": arguments(args),
+    facts = {"checkpoint": str(args.checkpoint), "arguments": arguments(vars(args)),
              "environment": environment(device)}
-    write_report_for(args, data, evaluation, facts)
+    if not args.no_report:
+        _write_report(args.report_dir or report_dir_for(args.checkpoint), data, evaluation, facts)
     return 0
 
 
-def arguments(args: argparse.Namespace) -> dict:
-    return {name: str(value) if isinstance(value, Path) else value
-            for name, value in vars(args).items()}
+def arguments(values: dict[str, Any]) -> dict[str, Any]:
+    """Settings as JSON can hold them, for the sidecar and the report."""
+    return {name: value if isinstance(value, bool | int | float | None) else str(value)
+            for name, value in values.items()}
 
 
-def run(args: argparse.Namespace) -> int:
+def _check_config(config: TrainConfig) -> None:
+    """The ranges ``mnist-train``'s flags enforce, for callers from Python (``UsageError``)."""
+    whole = {"epochs": config.epochs, "batch_size": config.batch_size,
+             "log_interval": config.log_interval}
+    for name, value in whole.items():
+        if not (isinstance(value, int) and value >= 1):
+            raise UsageError(f"{name} must be a whole number of at least 1, got {value}")
+    if not (math.isfinite(config.lr) and config.lr > 0):
+        raise UsageError(f"lr must be greater than 0, got {config.lr}")
+    if not MIN_HARD_SHARE <= config.hard_share <= 1:
+        raise UsageError(f"hard_share must be between {MIN_HARD_SHARE} and 1, "
+                         f"got {config.hard_share}")
+    if config.precision not in PRECISIONS:
+        raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                         f"got {config.precision!r}")
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What ``train`` did: the test accuracy (in %, on MNIST's 10,000 test images) and the
+    files it wrote (``report_dir``: ``None`` without a report)."""
+
+    accuracy: float
+    checkpoint: Path
+    sidecar: Path
+    detector: Path
+    report_dir: Path | None
+    history: History = field(repr=False)
+    """Per-step loss and learning rate, per-epoch statistics, the last evaluation."""
+
+
+def train(*, epochs: int = DEFAULTS.epochs, hard_share: float = DEFAULTS.hard_share,
+          batch_size: int = DEFAULTS.batch_size, lr: float = DEFAULTS.lr,
+          seed: int = DEFAULTS.seed, precision: str = DEFAULTS.precision,
+          augment: bool = DEFAULTS.augment, log_interval: int = DEFAULTS.log_interval,
+          data_dir: Path | str = "MNIST_data", download: bool = True,
+          checkpoint: Path | str = "model.ckpt", device: str | torch.device = "auto",
+          report: bool = True, report_dir: Path | str | None = None,
+          verbose: bool = True) -> TrainingRun:
+    """Train as ``mnist-train`` does, with its defaults (the keywords are its flags;
+    ``download=False``: ``--no-download``, ``report=False``: ``--no-report``), and write the
+    same files: the checkpoint, its sidecar ``.json``, the not-a-digit detector and the report.
+
+    Prints ``mnist-train``'s progress lines on stdout unless ``verbose`` is false. Raises the
+    project's errors (``mnist_cnn.errors``): ``UsageError`` for a setting out of range or a
+    device that is not here, ``DataError`` for MNIST files that are missing or broken,
+    ``TrainingDiverged`` when the loss became NaN (nothing is saved), ``MnistCnnError`` for a
+    folder that cannot be written.
+    """
+    settings = arguments(locals())  # the keyword arguments, before any is changed below
     started = time.perf_counter()
-    device = select_device(args.device)
-    if args.eval_only:
-        return evaluate_checkpoint(args, device)
-    ensure_writable_dir(args.checkpoint)
-    data = load_mnist(args.data_dir, download=not args.no_download).to(device)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         hard_share=args.hard_share, seed=args.seed,
-                         log_interval=args.log_interval, augment=args.augment,
-                         precision=args.precision)
-    precision = resolve_precision(config.precision, device)
+    log = print if verbose else _quiet
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, hard_share=hard_share,
+                         seed=seed, log_interval=log_interval, augment=augment,
+                         precision=precision)
+    _check_config(config)
+    device = select_device(device)
+    checkpoint = Path(checkpoint)
+    ensure_writable_dir(checkpoint)
+    data = load_mnist(Path(data_dir), download=download).to(device)
+    used = resolve_precision(config.precision, device)
     later = (f", then the hardest {config.hard_share:.0%}" if config.hard_share < 1
              and config.epochs > 1 else "")
-    print(f"Training on {device} ({PRECISION_NAMES[precision]}) with {len(data.train)} images"
-          f"{later}: {config.epochs} epochs, batch {config.batch_size}, peak lr {config.lr}",
-          flush=True)
+    log(f"Training on {device} ({PRECISION_NAMES[used]}) with {len(data.train)} images"
+        f"{later}: {config.epochs} epochs, batch {config.batch_size}, peak lr {config.lr}",
+        flush=True)
     torch.manual_seed(config.seed)
     model = ConvNet().to(device)
-    printer = ProgressPrinter(config.epochs, show_bar=sys.stderr.isatty())
-    history = train(model, data, config, on_step=printer.step, on_epoch=printer.epoch)
+    printer = ProgressPrinter(config.epochs, show_bar=sys.stderr.isatty()) if verbose else None
+    history = train_network(model, data, config, on_step=printer.step if printer else None,
+                            on_epoch=printer.epoch if printer else None)
     accuracy = history.epochs[-1].test_accuracy
-    print(f"Test accuracy on the {len(data.test)} test images: {accuracy:.2f} %")
+    log(f"Test accuracy on the {len(data.test)} test images: {accuracy:.2f} %")
     facts = {
         "test_accuracy": accuracy,
         "train_seconds": sum(stats.seconds for stats in history.epochs),
         "precision": history.precision,
         "wall_seconds": time.perf_counter() - started,
         "config": asdict(config),
-        "arguments": arguments(args),
+        "arguments": settings,
         "epochs": [asdict(stats) for stats in history.epochs],
         "environment": environment(device),
     }
-    save_checkpoint(model, args.checkpoint, facts)
-    print(f"Saved model to {args.checkpoint} (run details in {sidecar_path(args.checkpoint)})")
+    save_checkpoint(model, checkpoint, facts)
+    log(f"Saved model to {checkpoint} (run details in {sidecar_path(checkpoint)})")
     fitting = time.perf_counter()
     detector = fit_detector(data.train.images, data.train.labels, device, seed=config.seed)
-    save_detector(detector, args.checkpoint)
-    print(f"Fitted the not-a-digit detector in {time.perf_counter() - fitting:.1f}s, saved to "
-          f"{detector_path(args.checkpoint)}")
-    write_report_for(args, data, history.final_evaluation, facts, history)
+    save_detector(detector, checkpoint)
+    log(f"Fitted the not-a-digit detector in {time.perf_counter() - fitting:.1f}s, saved to "
+        f"{detector_path(checkpoint)}")
+    folder = None
+    if report:
+        folder = _write_report(Path(report_dir) if report_dir else report_dir_for(checkpoint),
+                               data, history.final_evaluation, facts, history, log)
+    return TrainingRun(accuracy, checkpoint, sidecar_path(checkpoint), detector_path(checkpoint),
+                       folder, history)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.eval_only:
+        return evaluate_checkpoint(args, select_device(args.device))
+    train(epochs=args.epochs, hard_share=args.hard_share, batch_size=args.batch_size,
+          lr=args.lr, seed=args.seed, precision=args.precision, augment=args.augment,
+          log_interval=args.log_interval, data_dir=args.data_dir,
+          download=not args.no_download, checkpoint=args.checkpoint, device=args.device,
+          report=not args.no_report, report_dir=args.report_dir)
     return 0
 
 
