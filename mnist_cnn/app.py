@@ -2,9 +2,10 @@
 
 The page (Gradio) reads a sketchpad drawing while it is drawn, an uploaded photo or scan, or a
 webcam snapshot; ``POST /api/recognize`` reads an uploaded file for scripts and answers with the
-record ``mnist-recognize --json`` prints for it. All of them go through ``Recognizer.read_image``
-or ``read_bytes``, so the page reads exactly what the command line would. Nothing the page needs
-comes from outside the server: the theme's fonts ship with Gradio and analytics are off.
+record ``mnist-recognize --json`` prints for it. All of them go through ``Recognizer.read`` (as
+scripts and notebooks do), so the page reads exactly what the command line would. Nothing the
+page needs comes from outside the server: the theme's fonts ship with Gradio and analytics are
+off.
 """
 
 import base64
@@ -58,10 +59,10 @@ class Reader:
             return result, time.perf_counter() - start
 
     def image(self, image: Image.Image, name: str) -> tuple[Recognition, float]:
-        return self._timed(lambda: self.recognizer.read_image(image, name))
+        return self._timed(lambda: self.recognizer.read(image, name))
 
     def file(self, data: bytes, name: str) -> tuple[Recognition, float]:
-        return self._timed(lambda: self.recognizer.read_bytes(data, name))
+        return self._timed(lambda: self.recognizer.read(data, name))
 
 
 # ---------------------------------------------------------------------------------------------

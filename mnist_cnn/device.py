@@ -16,9 +16,16 @@ def parse_device_name(name: str) -> str:
     return name
 
 
-def select_device(name: str = "auto") -> torch.device:
-    """Resolve ``auto`` to CUDA, then MPS, then CPU; check that an explicit device exists."""
-    parse_device_name(name)
+def select_device(name: str | torch.device = "auto") -> torch.device:
+    """Resolve ``auto`` to CUDA, then MPS, then CPU; check that an explicit device exists.
+
+    Raises ``DeviceError`` for a device that is not here or a name that is none.
+    """
+    name = str(name)
+    try:
+        parse_device_name(name)
+    except ValueError as error:
+        raise DeviceError(str(error)) from None
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -19,7 +19,6 @@ from pathlib import Path
 import torch
 
 from mnist_cnn.cli import add_common_arguments, number_type, positive_float, run_command
-from mnist_cnn.device import select_device
 from mnist_cnn.errors import MnistCnnError, UsageError
 from mnist_cnn.recognition import Recognizer
 
@@ -129,13 +128,12 @@ def open_when_ready(server: object, url: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_app_extra()
-    device = select_device(args.device)
-    recognizer = Recognizer.from_checkpoint(args.checkpoint, device, top_k=3)
+    recognizer = Recognizer.load(args.checkpoint, device=args.device, top_k=3)
     for note in recognizer.notes:
         print(f"{PROGRAM}: note: {note}", file=sys.stderr)
     sock = listen(args.host, args.port)
     try:
-        if device.type == "cpu":
+        if recognizer.device.type == "cpu":
             torch.set_num_threads(CPU_THREADS)
         os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no calls home, before gradio loads
         import uvicorn

@@ -1,9 +1,10 @@
-"""Decode any image file (or upload, or drawing) into a small grayscale array.
+"""Decode any image file (or upload, or drawing, or array) into a small grayscale array.
 
-Every source ends in ``to_gray``: EXIF rotation applied, transparency put on white, any mode and
-bit depth mapped to float32 in [0, 1] (1 = white), and the picture reduced to a working size that
-keeps enough detail for digits of 20 px or more but no more, so a 24-megapixel photo costs little.
-Decompression bombs are refused from the header, before decoding.
+Every source (a file, the bytes of one, a Pillow image, a numpy array) ends in ``to_gray``: EXIF
+rotation applied, transparency put on white, any mode and bit depth mapped to float32 in [0, 1]
+(1 = white), and the picture reduced to a working size that keeps enough detail for digits of
+20 px or more but no more, so a 24-megapixel photo costs little. Decompression bombs are refused
+from the header, before decoding.
 """
 
 import io
@@ -27,6 +28,10 @@ WORK_SIDE = 1024
 """... and to at most this long a side, for very thin strips."""
 INVISIBLE_INK = 25
 """Grey levels: on white, a drawing with less contrast than this cannot be seen."""
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+"""What Pillow raises for a file it cannot decode (Pillow decodes lazily, so also ``to_gray``)."""
+ARRAY_CHANNELS = (1, 3, 4)
+"""An (H, W, C) array is grayscale, RGB or RGBA."""
 
 
 def _open_error(name: str, path: Path | None, error: BaseException) -> ImageError:
@@ -128,7 +133,7 @@ def _decode(source: Path | io.BytesIO, name: str, path: Path | None) -> tuple[np
             return to_gray(image, name)
     except ImageError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
+    except DECODE_ERRORS as error:
         raise _open_error(name, path, error) from error
 
 
@@ -152,3 +157,42 @@ def decode_bytes(data: bytes, name: str) -> tuple[np.ndarray, float]:
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes)")
     return _decode(io.BytesIO(data), name, None)
+
+
+def decode_image(image: Image.Image, name: str) -> tuple[np.ndarray, float]:
+    """Like ``decode_bytes`` for a picture opened with Pillow: one whose file turns out to be
+    truncated only now, as it is decoded, is an ``ImageError`` too."""
+    try:
+        return to_gray(image, name)
+    except ImageError:
+        raise
+    except DECODE_ERRORS as error:
+        raise _open_error(name, None, error) from error
+
+
+def decode_array(array: np.ndarray, name: str) -> tuple[np.ndarray, float]:
+    """Like ``decode_bytes`` for a picture held as a numpy array: grayscale (H, W) or (H, W, 1),
+    RGB (H, W, 3) or RGBA (H, W, 4), uint8 or float in [0, 1] (1 = white).
+
+    It is read exactly as the same pixels saved to a PNG file would be. Raises ``ImageError``
+    naming ``name`` for any other shape or dtype, or for values that are not finite or in range.
+    """
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in ARRAY_CHANNELS):
+        raise ImageError(f"{name}: expected a grayscale (H, W) or RGB/RGBA (H, W, 3 or 4) array, "
+                         f"got shape {array.shape}")
+    if array.size == 0:
+        raise ImageError(f"{name}: empty array, shape {array.shape}")
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise ImageError(f"{name}: the array holds NaN or infinite values")
+        low, high = float(array.min()), float(array.max())
+        if low < 0 or high > 1:
+            raise ImageError(f"{name}: float values must be in [0, 1] (1 = white), "
+                             f"got {low:g} to {high:g}")
+        array = np.round(array * 255).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise ImageError(f"{name}: dtype {array.dtype} is not supported: use uint8 (0 to 255) "
+                         "or float in [0, 1]")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    return to_gray(Image.fromarray(np.ascontiguousarray(array)), name)

@@ -1,8 +1,9 @@
-"""Pictures: the grid of recognized images, and the training report's figures.
+"""Pictures: recognized images (one for a notebook, or a grid), and the training report's figures.
 
 matplotlib is imported only inside these functions, so commands that draw nothing start fast.
 """
 
+import io
 import math
 import os
 import sys
@@ -16,6 +17,8 @@ from mnist_cnn.recognition import Recognition
 from mnist_cnn.training import History
 
 GRID_COLUMNS = 5
+CELL_SIZE = (2.2, 2.4)
+"""Inches per picture in the grid (and for one picture, at a larger resolution)."""
 
 
 def display_available() -> bool:
@@ -76,6 +79,35 @@ def _draw_boxes(axis, result: Recognition) -> None:
                                  edgecolor="purple", linestyle=":"))
 
 
+def draw_result(axis, result: Recognition, inputs_axis=None) -> None:
+    """One image with a box around every digit found, titled with what was read; the digits'
+    28x28 network inputs in ``inputs_axis`` when given."""
+    if result.preview is not None:
+        axis.imshow(result.preview, cmap="gray", vmin=0, vmax=1)
+        _draw_boxes(axis, result)
+    title, colour = _title(result)
+    axis.set_title(f"{Path(result.path).name}\n{title}", color=colour, fontsize=8)
+    strip = _input_strip(result) if inputs_axis is not None else None
+    if strip is not None:
+        inputs_axis.imshow(strip, cmap="gray", vmin=0, vmax=1)
+        inputs_axis.set_title("network input", fontsize=7)
+
+
+def result_png(result: Recognition) -> bytes:
+    """One image drawn as in the grid, as PNG bytes: how a result shows itself in Jupyter.
+
+    Drawn without pyplot, so a notebook's own figures and backend are left alone.
+    """
+    figure = _figure(*CELL_SIZE)
+    axis = figure.subplots()
+    axis.axis("off")
+    draw_result(axis, result)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=150)
+    return buffer.getvalue()
+
+
 def prediction_grid(results: Sequence[Recognition], path: Path | None = None, show: bool = False,
                     with_inputs: bool = False) -> None:
     """Draw each image with a box around every digit found, titled with what was read (and the
@@ -87,22 +119,15 @@ def prediction_grid(results: Sequence[Recognition], path: Path | None = None, sh
     columns = min(GRID_COLUMNS, len(results)) or 1
     rows_per_result = 2 if with_inputs else 1
     rows = math.ceil(len(results) / columns) * rows_per_result
-    figure, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.4 * rows), squeeze=False)
+    width, height = CELL_SIZE
+    figure, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows),
+                                squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for index, result in enumerate(results):
         row, column = divmod(index, columns)
-        axis = axes[row * rows_per_result, column]
-        if result.preview is not None:
-            axis.imshow(result.preview, cmap="gray", vmin=0, vmax=1)
-            _draw_boxes(axis, result)
-        title, colour = _title(result)
-        axis.set_title(f"{Path(result.path).name}\n{title}", color=colour, fontsize=8)
-        strip = _input_strip(result) if with_inputs else None
-        if strip is not None:
-            below = axes[row * rows_per_result + 1, column]
-            below.imshow(strip, cmap="gray", vmin=0, vmax=1)
-            below.set_title("network input", fontsize=7)
+        below = axes[row * rows_per_result + 1, column] if with_inputs else None
+        draw_result(axes[row * rows_per_result, column], result, below)
     figure.tight_layout()
     try:
         if path is not None:

@@ -6,9 +6,14 @@ network scores every candidate of a picture in one batch and the most confident 
 line of writing is kept. Files are prepared in worker processes (decoding and normalizing are
 the slow part) and streamed through the network a batch at a time, so 10,000 files take no more
 memory than one batch.
+
+From Python: ``Recognizer.load("model.ckpt")``, then ``read`` a path, a Pillow image, a numpy
+array or an image file's bytes, or ``read_many`` of them; ``mnist-recognize`` is built on the same
+calls, and a ``Recognition`` prints as its line (``str``) and shows as its picture in Jupyter.
 """
 
 import glob
+import math
 import multiprocessing
 import os
 import signal
@@ -16,6 +21,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +30,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from mnist_cnn.checkpoint import load_model
+from mnist_cnn.device import select_device
 from mnist_cnn.errors import ImageError, UsageError
-from mnist_cnn.images import decode_bytes, read_grayscale, to_gray
+from mnist_cnn.images import decode_array, decode_bytes, decode_image, read_grayscale
 from mnist_cnn.ink import at_pen_scale, find_ink
 from mnist_cnn.normalization import SIDE, normalize, plain_input
 from mnist_cnn.rejection import DigitDetector, load_detector
@@ -35,6 +42,7 @@ IMAGE_SUFFIXES = frozenset({
     ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm",
 })
 PREPROCESS_MODES = ("mnist", "plain")
+MAX_TOP_K = 10
 BATCH_SIZE = 512
 DIGIT_SCORE_WEIGHT = 0.5
 DIGIT_SCORE_RANGE = (-8.0, 2.0)
@@ -86,7 +94,7 @@ class DigitReading:
     box: tuple[int, int, int, int]
     score: float | None = None
     """The digit score (log-odds that this is a digit at all); ``None`` with rejection off."""
-    network_input: np.ndarray | None = None
+    network_input: np.ndarray | None = field(default=None, repr=False)
 
     def as_json(self) -> dict:
         return {
@@ -107,16 +115,19 @@ class RejectedMark:
     box: tuple[int, int, int, int]
     closest: int
     score: float
-    network_input: np.ndarray | None = None
+    network_input: np.ndarray | None = field(default=None, repr=False)
 
     def as_json(self) -> dict:
         return {"box": list(self.box), "closest": self.closest, "score": self.score}
 
 
-@dataclass
+@dataclass(repr=False)
 class Recognition:
     """What was read from one picture: its digits, line by line (``lines``: the number on each
-    line of writing, top to bottom), or why nothing was (``blank``, ``error``)."""
+    line of writing, top to bottom), or why nothing was (``blank``, ``error``).
+
+    ``str()`` is its ``mnist-recognize`` line; in Jupyter it shows as the picture with its boxes.
+    """
 
     path: str
     digits: list[DigitReading] = field(default_factory=list)
@@ -174,6 +185,91 @@ class Recognition:
         if len(self.lines) > 1:
             record["lines"] = list(self.lines)
         return record
+
+    def __str__(self) -> str:
+        return describe(self)
+
+    def __repr__(self) -> str:
+        """Short: which picture and what was read, not every field and array."""
+        if self.error:
+            outcome = f"error={self.error!r}"
+        elif self.blank:
+            outcome = "blank=True"
+        elif self.not_digit:
+            outcome = "not_digit=True"
+        else:
+            outcome = f"number={self.number!r}"
+        left_out = f", rejected={len(self.rejected)}" if self.rejected and self.digits else ""
+        return f"Recognition(path={self.path!r}, {outcome}{left_out})"
+
+    def _repr_png_(self) -> bytes | None:
+        """Jupyter's picture of the result: as in ``mnist-recognize``'s grid, the picture with
+        a box around each digit and what was read; ``None`` (text only) when it was not kept."""
+        if self.preview is None:
+            return None
+        from mnist_cnn.plotting import result_png
+
+        return result_png(self)
+
+
+def describe(result: Recognition) -> str:
+    """The result as one line of ``mnist-recognize``'s output (``path: 7 (99.1%)``)."""
+    if result.error:
+        return f"error: {result.error}"
+    if result.blank:
+        return f"{result.path}: no digit found (blank, or no ink that stands out)"
+    if result.not_digit:
+        closest = ", ".join(str(mark.closest) for mark in result.rejected)
+        return f"{result.path}: not a digit (closest: {closest})"
+    if len(result.digits) == 1:
+        line = f"{result.path}: {result.digit} ({100 * result.confidence:.1f}%)"
+    else:
+        line = (f"{result.path}: {result.number} "
+                f"(lowest digit confidence {100 * result.confidence:.1f}%)")
+    if result.uncertain:
+        line += " uncertain"
+    if len(result.top_k) > 1:
+        line += "  [" + ", ".join(f"{d} {100 * p:.1f}%" for d, p in result.top_k) + "]"
+    if result.rejected:
+        marks = len(result.rejected)
+        line += f"; left out {marks} mark{'s' * (marks > 1)} that {'are' if marks > 1 else 'is'} " \
+                "not a digit"
+    return line
+
+
+Picture = str | os.PathLike | Image.Image | np.ndarray | bytes
+"""What ``Recognizer.read`` takes: a file's path, a Pillow image, a numpy array (see
+``images.decode_array``) or the bytes of an image file."""
+DECODERS = {"image": decode_image, "array": decode_array, "bytes": decode_bytes}
+
+
+def _kind(picture: Picture) -> str:
+    """``path`` or a key of ``DECODERS``; ``TypeError`` for anything else (a programmer's
+    mistake, unlike a picture that cannot be read)."""
+    if isinstance(picture, str | os.PathLike):
+        return "path"
+    if isinstance(picture, Image.Image):
+        return "image"
+    if isinstance(picture, np.ndarray):
+        return "array"
+    if isinstance(picture, bytes | bytearray | memoryview):
+        return "bytes"
+    raise TypeError(f"cannot read a {type(picture).__name__}: give a file's path, a PIL image, "
+                    "a numpy array or the bytes of an image file")
+
+
+def _check_settings(top_k: int, threshold: float, reject_threshold: float | None,
+                    preprocess: str) -> None:
+    """The ranges ``mnist-recognize``'s flags enforce, for callers from Python."""
+    if not (isinstance(top_k, int) and 1 <= top_k <= MAX_TOP_K):
+        raise UsageError(f"top_k must be a whole number between 1 and {MAX_TOP_K}, got {top_k}")
+    if not 0 <= threshold <= 1:
+        raise UsageError(f"threshold must be between 0 and 1, got {threshold}")
+    if reject_threshold is not None and not math.isfinite(reject_threshold):
+        raise UsageError(f"reject_threshold must be a finite number, got {reject_threshold}")
+    if preprocess not in PREPROCESS_MODES:
+        raise UsageError(f"preprocess must be one of {', '.join(PREPROCESS_MODES)}, "
+                         f"got {preprocess!r}")
 
 
 def expand_inputs(patterns: Sequence[str]) -> list[Path]:
@@ -279,10 +375,30 @@ class Recognizer:
         """One-line remarks about the settings in force, for the user."""
 
     @classmethod
+    def load(cls, checkpoint: Path | str = "model.ckpt", *, device: str | torch.device = "auto",
+             reject: bool = True, reject_threshold: float | None = None, top_k: int = 1,
+             threshold: float = 0.5, one_digit: bool = False,
+             preprocess: str = "mnist") -> "Recognizer":
+        """The recognizer ``mnist-recognize`` builds, with its defaults; the keywords are its
+        flags (``reject=False``: ``--no-reject``).
+
+        Raises ``UsageError`` for a setting out of range or a device that is not here, and
+        ``CheckpointError`` for a checkpoint that cannot be used (``MissingCheckpointError``
+        when there is none). A checkpoint without a not-a-digit detector still loads, with
+        rejection off, and ``notes`` says so.
+        """
+        _check_settings(top_k, threshold, reject_threshold, preprocess)
+        return cls.from_checkpoint(Path(checkpoint), select_device(device), reject=reject,
+                                   top_k=top_k, threshold=threshold,
+                                   options=Options(one_digit=one_digit, preprocess=preprocess),
+                                   reject_threshold=reject_threshold)
+
+    @classmethod
     def from_checkpoint(cls, checkpoint: Path, device: torch.device, reject: bool = True,
                         **settings) -> "Recognizer":
         """Load ``checkpoint`` and, with ``reject``, the not-a-digit detector beside it (raises
-        ``CheckpointError`` with a one-line reason; a missing detector is only a note)."""
+        ``CheckpointError`` with a one-line reason; a missing detector is only a note).
+        ``load`` is the same with the settings checked and the device resolved."""
         model = load_model(checkpoint, device)
         detector, note = load_detector(checkpoint, device) if reject else (None, None)
         recognizer = cls(model, device, detector=detector, **settings)
@@ -315,21 +431,57 @@ class Recognizer:
         finally:
             torch.set_num_threads(threads)
 
+    def read(self, picture: Picture, name: str | None = None) -> Recognition:
+        """Read one picture: a file's path (``str`` or ``Path``), a PIL image, a numpy array
+        (grayscale HxW or RGB/RGBA HxWxC; uint8, or float in [0, 1]) or an image file's bytes,
+        keeping it and the network inputs for drawing.
+
+        ``name`` is the result's ``path`` for a picture that is not a file (default: its kind,
+        ``image``, ``array`` or ``bytes``). A picture that cannot be read gives a result with
+        ``error``; only a value of another type raises ``TypeError``.
+        """
+        return self._read_one(picture, name, keep=True)
+
+    def read_many(self, pictures: Iterable[Picture], keep_images: int = 0,
+                  workers: int | None = None) -> Iterator[Recognition]:
+        """One result per picture, in order, each as soon as it is read. Runs of paths go
+        through ``read_paths`` (worker processes from 64 files on), other pictures one by one,
+        named by kind and place (``array[3]``).
+
+        ``keep_images``: keep the first this many pictures for drawing (each costs memory).
+        """
+        for are_paths, run in groupby(enumerate(pictures),
+                                      key=lambda item: _kind(item[1]) == "path"):
+            if are_paths:
+                numbered = list(run)
+                first = numbered[0][0]
+                yield from self.read_paths([Path(path) for _, path in numbered],
+                                           keep_images=max(keep_images - first, 0),
+                                           workers=workers)
+            else:
+                for index, picture in run:
+                    yield self._read_one(picture, f"{_kind(picture)}[{index}]",
+                                         keep=index < keep_images)
+
     def read_image(self, image: Image.Image, name: str = "image") -> Recognition:
-        """Read a decoded picture (an upload, a drawing), keeping it and the network inputs."""
-        try:
-            gray, scale = to_gray(image, name)
-        except ImageError as error:
-            return Recognition(name, error=str(error))
-        return self.read_prepared([(name, prepare_gray(gray, scale, self.options, True))])[0]
+        """``read`` for a decoded picture (an upload, a drawing)."""
+        return self.read(image, name)
 
     def read_bytes(self, data: bytes, name: str = "upload") -> Recognition:
-        """Read a picture file held in memory (an upload), keeping it and the network inputs."""
+        """``read`` for a picture file held in memory (an upload)."""
+        return self.read(data, name)
+
+    def _read_one(self, picture: Picture, name: str | None, keep: bool) -> Recognition:
+        kind = _kind(picture)
+        if kind == "path":
+            (result,) = self.read_paths([Path(picture)], keep_images=int(keep))
+            return result
+        name = name or kind
         try:
-            gray, scale = decode_bytes(data, name)
+            gray, scale = DECODERS[kind](picture, name)
         except ImageError as error:
             return Recognition(name, error=str(error))
-        return self.read_prepared([(name, prepare_gray(gray, scale, self.options, True))])[0]
+        return self.read_prepared([(name, prepare_gray(gray, scale, self.options, keep))])[0]
 
     def _read_stream(self, paths: Sequence[Path], stream: Iterable[Prepared],
                      batch_size: int) -> Iterator[Recognition]:

@@ -12,12 +12,12 @@ from mnist_cnn.cli import (
     positive_int,
     run_command,
 )
-from mnist_cnn.device import select_device
 from mnist_cnn.recognition import (
+    MAX_TOP_K,
     PREPROCESS_MODES,
-    Options,
     Recognition,
     Recognizer,
+    describe,
     expand_inputs,
 )
 
@@ -25,7 +25,7 @@ PROGRAM = "mnist-recognize"
 EXIT_FILE_FAILED = 1
 
 
-top_k = number_type(int, 1, 10)
+top_k = number_type(int, 1, MAX_TOP_K)
 probability = number_type(float, 0, 1)
 
 
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--one-digit", action="store_true",
                         help="read each image as exactly one digit (no search for several)")
     parser.add_argument("--top-k", type=top_k, default=1,
-                        help="also list the K most likely digits (1-10, default 1)")
+                        help=f"also list the K most likely digits (1-{MAX_TOP_K}, default 1)")
     parser.add_argument("--threshold", type=probability, default=0.5,
                         help="below this confidence an answer is marked uncertain (default 0.5)")
     parser.add_argument("--reject-threshold", type=finite_float, metavar="S", default=None,
@@ -69,28 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def describe(result: Recognition) -> str:
-    if result.blank:
-        return f"{result.path}: no digit found (blank, or no ink that stands out)"
-    if result.not_digit:
-        closest = ", ".join(str(mark.closest) for mark in result.rejected)
-        return f"{result.path}: not a digit (closest: {closest})"
-    if len(result.digits) == 1:
-        line = f"{result.path}: {result.digit} ({100 * result.confidence:.1f}%)"
-    else:
-        line = (f"{result.path}: {result.number} "
-                f"(lowest digit confidence {100 * result.confidence:.1f}%)")
-    if result.uncertain:
-        line += " uncertain"
-    if len(result.top_k) > 1:
-        line += "  [" + ", ".join(f"{d} {100 * p:.1f}%" for d, p in result.top_k) + "]"
-    if result.rejected:
-        marks = len(result.rejected)
-        line += f"; left out {marks} mark{'s' * (marks > 1)} that {'are' if marks > 1 else 'is'} " \
-                "not a digit"
-    return line
-
-
 def grid_plan(args: argparse.Namespace) -> tuple[bool, bool]:
     """Whether to draw the grid, and whether to open a window with it.
 
@@ -110,12 +88,10 @@ def grid_plan(args: argparse.Namespace) -> tuple[bool, bool]:
 
 def run(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.paths)
-    device = select_device(args.device)
-    options = Options(one_digit=args.one_digit, preprocess=args.preprocess)
-    recognizer = Recognizer.from_checkpoint(args.checkpoint, device, reject=not args.no_reject,
-                                            top_k=args.top_k, threshold=args.threshold,
-                                            options=options,
-                                            reject_threshold=args.reject_threshold)
+    recognizer = Recognizer.load(args.checkpoint, device=args.device, reject=not args.no_reject,
+                                 reject_threshold=args.reject_threshold, top_k=args.top_k,
+                                 threshold=args.threshold, one_digit=args.one_digit,
+                                 preprocess=args.preprocess)
     for note in recognizer.notes:
         print(f"{PROGRAM}: note: {note}", file=sys.stderr)
     draw, show = grid_plan(args)

@@ -7,7 +7,7 @@ from PIL import Image
 
 from mnist_cnn.data import Split
 from mnist_cnn.report import confusion_matrix, per_class, worst_mistakes, write_report
-from mnist_cnn.train import main
+from mnist_cnn.trainer import main
 from mnist_cnn.training import Evaluation
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mnist_cnn.checkpoint import load_model
-from mnist_cnn.train import main
+from mnist_cnn.trainer import main
 from mnist_cnn.training import resolve_precision
 
 from conftest import cli
@@ -162,7 +162,7 @@ def test_kill_9_never_leaves_a_partial_checkpoint(tiny_mnist, checkpoint):
 
 
 def test_progress_bar_on_a_terminal_and_plain_lines_otherwise(capsys):
-    from mnist_cnn.train import ProgressPrinter
+    from mnist_cnn.trainer import ProgressPrinter
     from mnist_cnn.training import EpochStats, StepEvent
 
     for show_bar in (True, False):
