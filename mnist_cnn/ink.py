@@ -216,9 +216,10 @@ def _noise(image: np.ndarray, paper: np.ndarray, lag: int,
 def label_marks(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Connected marks of ``mask`` (8-connected): the label of each pixel, and each label's
     statistics (OpenCV's x, y, width, height, area; row 0 is the paper). Labels are 16-bit
-    where they fit, which OpenCV counts three times faster: a mask holds at most one separate
-    mark in four pixels."""
-    small = mask.size < 4 * np.iinfo(np.uint16).max
+    where they fit, which OpenCV counts three times faster: 8-connected marks that touch no
+    other are at least a pixel apart, so a mask holds at most one per 2x2 square."""
+    rows, cols = mask.shape
+    small = (rows + 1) // 2 * ((cols + 1) // 2) < np.iinfo(np.uint16).max
     _, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask.view(np.uint8), connectivity=8, ltype=cv2.CV_16U if small else cv2.CV_32S)
     return labels, stats

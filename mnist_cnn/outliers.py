@@ -290,7 +290,7 @@ def outliers(digits: torch.Tensor, labels: torch.Tensor, count: int, seed: int =
     rng = np.random.default_rng(seed)
     eighth = count // 8
 
-    def some(share: int) -> torch.Tensor:
+    def some(share: int) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.from_numpy(rng.integers(0, len(digits), share))
         return digits[index], labels[index]
 
