@@ -83,7 +83,7 @@ def draw(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> None:
     axis.axvline(1, color="gray", ls=":", lw=1)
     axis.axhline(80, color="gray", ls=":", lw=1)
     axis.set(xscale="symlog", xlim=(0, 100), ylim=(0, 100),
-             xlabel="real digits rejected (%)", ylabel="non-digits rejected (%)",
+             xlabel="digits rejected (%)", ylabel="non-digits rejected (%)",
              title="Not a digit: the trade-off as the threshold moves")
     axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
