@@ -133,9 +133,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
-def check_compatible(state: Mapping[str, torch.Tensor], path: Path) -> None:
-    """Exactly the ConvNet's keys and shapes, and finite weights."""
-    expected = ConvNet().state_dict()
+def check_compatible(state: Mapping[str, torch.Tensor], path: Path,
+                     model: torch.nn.Module | None = None, name: str = "ConvNet") -> None:
+    """Exactly ``model``'s keys and shapes (the ConvNet's by default; ``name`` says what it
+    is), and finite weights."""
+    expected = (model or ConvNet()).state_dict()
     missing = sorted(expected.keys() - state.keys())
     unexpected = sorted(state.keys() - expected.keys())
     if missing or unexpected:
@@ -145,12 +147,12 @@ def check_compatible(state: Mapping[str, torch.Tensor], path: Path) -> None:
                 f"unexpected {', '.join(unexpected)}" if unexpected else "",
             ) if part
         )
-        raise CheckpointError(f"{path}: not a ConvNet checkpoint ({details})")
+        raise CheckpointError(f"{path}: not a {name} checkpoint ({details})")
     for name, tensor in expected.items():
         if state[name].shape != tensor.shape:
             raise CheckpointError(
                 f"{path}: {name} has shape {tuple(state[name].shape)}, "
-                f"the ConvNet needs {tuple(tensor.shape)}"
+                f"the {name} needs {tuple(tensor.shape)}"
             )
         if state[name].is_floating_point() and not torch.isfinite(state[name]).all():
             raise CheckpointError(f"{path}: {name} holds NaN or infinite values")

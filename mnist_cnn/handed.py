@@ -79,9 +79,10 @@ def handed_over(digit: np.ndarray, kind: str, rng: np.random.Generator) -> np.nd
     return np.where(picture < PAPER_NOISE, 0.0, picture).astype(np.float32)
 
 
-def handed_over_inputs(digits: torch.Tensor, seed: int = 0) -> torch.Tensor:
+def handed_over_inputs(digits: torch.Tensor, seed: int | np.random.Generator = 0) -> torch.Tensor:
     """Network inputs ``(N, 28, 28)`` for MNIST digits (float ``(N, 28, 28)``, white on black),
-    each handed over one of the ``KINDS`` ways in turn and normalized as the recognizer does."""
+    each handed over one of the ``KINDS`` ways in turn and normalized as the recognizer does
+    (blank ones stay blank). ``seed``: a seed, or the generator to draw from."""
     rng = np.random.default_rng(seed)
     out = np.zeros((len(digits), SIDE, SIDE), np.float32)
     for index, digit in enumerate(digits.numpy()):

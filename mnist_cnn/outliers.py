@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mnist_cnn.handed import KINDS, handed_over
-from mnist_cnn.normalization import normalize, normalize_batch
+from mnist_cnn.handed import handed_over_inputs
+from mnist_cnn.normalization import normalize_batch
 
 CANVAS = 56
 """Outliers are drawn on this canvas, then normalized like any digit."""
@@ -270,16 +270,6 @@ def _halves(images: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return out
 
 
-def _handed(outliers: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Normalized outliers put through the ways users hand pictures over, normalized again."""
-    out = np.zeros(outliers.shape, np.float32)
-    for index, image in enumerate(outliers.numpy()):
-        if image.max() > 0.05:
-            pixels = normalize(handed_over(image, KINDS[index % len(KINDS)], rng))
-            out[index] = 0 if pixels is None else pixels
-    return torch.from_numpy(out)
-
-
 def outliers(digits: torch.Tensor, labels: torch.Tensor, count: int, seed: int = 0,
              handed: float = 1 / 3) -> torch.Tensor:
     """``count`` normalized 28x28 outliers made from ``digits`` (float ``(N, 28, 28)``, white
@@ -305,4 +295,4 @@ def outliers(digits: torch.Tensor, labels: torch.Tensor, count: int, seed: int =
     made = torch.cat([normalize_batch(part) for part in parts])
     made = made[torch.from_numpy(rng.permutation(len(made)))]
     cut = round(handed * len(made))
-    return torch.cat([_handed(made[:cut], rng), made[cut:]])
+    return torch.cat([handed_over_inputs(made[:cut], rng), made[cut:]])

@@ -16,8 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist_cnn.checkpoint import read_state_dict, save_state_dict
-from mnist_cnn.errors import CheckpointError
+from mnist_cnn.checkpoint import check_compatible, read_state_dict, save_state_dict
 from mnist_cnn.handed import handed_over_inputs
 from mnist_cnn.normalization import normalize_batch
 from mnist_cnn.outliers import outliers
@@ -120,12 +119,6 @@ def load_detector(checkpoint: Path, device: torch.device) -> tuple[DigitDetector
                       "being digits (train with mnist-train to get it)")
     state = read_state_dict(path)
     detector = DigitDetector()
-    expected = detector.state_dict()
-    if state.keys() != expected.keys() or any(state[name].shape != tensor.shape
-                                              for name, tensor in expected.items()):
-        raise CheckpointError(f"{path}: not a not-a-digit detector (wrong keys or shapes)")
-    if not all(torch.isfinite(tensor).all() for tensor in state.values()
-               if tensor.is_floating_point()):
-        raise CheckpointError(f"{path}: holds NaN or infinite values")
+    check_compatible(state, path, detector, "not-a-digit detector")
     detector.load_state_dict(state)
     return detector.to(device).eval(), None
