@@ -79,16 +79,17 @@ def handed_over(digit: np.ndarray, kind: str, rng: np.random.Generator) -> np.nd
     return np.where(picture < PAPER_NOISE, 0.0, picture).astype(np.float32)
 
 
-def handed_over_inputs(digits: torch.Tensor, seed: int | np.random.Generator = 0) -> torch.Tensor:
+def handed_over_inputs(digits: torch.Tensor, seed: int | np.random.Generator = 0,
+                       kinds: tuple[str, ...] = KINDS) -> torch.Tensor:
     """Network inputs ``(N, 28, 28)`` for MNIST digits (float ``(N, 28, 28)``, white on black),
-    each handed over one of the ``KINDS`` ways in turn and normalized as the recognizer does
+    each handed over one of the ``kinds`` ways in turn and normalized as the recognizer does
     (blank ones stay blank). ``seed``: a seed, or the generator to draw from."""
     rng = np.random.default_rng(seed)
     out = np.zeros((len(digits), SIDE, SIDE), np.float32)
     for index, digit in enumerate(digits.numpy()):
         if digit.max() <= 0.05:
             continue
-        pixels = normalize(handed_over(digit, KINDS[index % len(KINDS)], rng))
+        pixels = normalize(handed_over(digit, kinds[index % len(kinds)], rng))
         if pixels is not None:
             out[index] = pixels
     return torch.from_numpy(out)

@@ -11,6 +11,7 @@ digit) is for the network to judge: ``find_candidates`` lists the plausible runs
 """
 
 import itertools
+import math
 from dataclasses import dataclass, replace
 
 import cv2
@@ -520,8 +521,8 @@ def _line(marks: list[_Mark], labels: np.ndarray, intensity: np.ndarray) -> _Lin
     return _Line(top, left, ink, owner, segments)
 
 
-def _candidate(line: _Line, number: int, start: int,
-               stop: int) -> tuple[Candidate, np.ndarray] | None:
+def _candidate(line: _Line, number: int, start: int, stop: int,
+               widest: float = WIDEST_DIGIT) -> tuple[Candidate, np.ndarray] | None:
     run = line.segments[start:stop]
     height = line.height
     for before, after in itertools.pairwise(run):
@@ -529,7 +530,7 @@ def _candidate(line: _Line, number: int, start: int,
             return None
     left, right = min(s.left for s in run), max(s.right for s in run)
     width = right - left
-    if stop - start > 1 and width > WIDEST_DIGIT * height:
+    if stop - start > 1 and width > widest * height:
         return None
     mine = (line.owner[:, left:right] > start) & (line.owner[:, left:right] <= stop)
     ink = np.where(mine, line.ink[:, left:right], 0.0)
@@ -634,12 +635,16 @@ def find_candidates(ink: Ink, short_path: bool = True) -> Layout:
     for number, members in enumerate(lines):
         line = _line(members, labels, intensity)
         count = len(line.segments)
-        for start in range(count):
-            for stop in range(start + 1, min(start + MAX_DIGIT_SEGMENTS, count) + 1):
-                found = _candidate(line, number, start, stop)
-                if found is not None:
-                    layout.candidates.append(found[0])
-                    layout.inks.append(found[1])
+        spans = [(start, stop) for start in range(count)
+                 for stop in range(start + 1, min(start + MAX_DIGIT_SEGMENTS, count) + 1)]
+        found = [_candidate(line, number, start, stop) for start, stop in spans]
+        offered = dict(zip(spans, found, strict=True))
+        if len(lines) == 1 and count > 1 and offered.get((0, count)) is None:
+            # The picture's one line may be one wide or broken digit: the width prior weighs it.
+            found.append(_candidate(line, number, 0, count, widest=math.inf))
+        for candidate in filter(None, found):
+            layout.candidates.append(candidate[0])
+            layout.inks.append(candidate[1])
         layout.segments.append(count)
     return layout
 

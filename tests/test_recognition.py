@@ -192,6 +192,28 @@ def test_the_short_path_reads_single_digits_as_the_full_path_does(trained_checkp
 
 
 @pytest.mark.slow
+def test_a_wide_digit_alone_is_read_as_one_digit(trained_checkpoint, real_mnist):
+    """MNIST digits drawn 1.6 times wider than tall, each alone in its picture: most are read
+    as their one digit, not cut into two (before the whole line was a candidate: 66 of 174)."""
+    import torchvision
+
+    test = torchvision.datasets.MNIST(str(real_mnist), train=False)
+    recognizer = Recognizer.from_checkpoint(trained_checkpoint, CPU)
+    read = several = 0
+    for digit, label in zip(test.data[:100].numpy(), test.targets[:100].tolist(), strict=True):
+        ink = digit.astype(np.float32) / 255
+        rows, cols = np.flatnonzero(ink.max(1) > 0.2), np.flatnonzero(ink.max(0) > 0.2)
+        ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        if ink.shape[1] < ink.shape[0] / 2:
+            continue  # a 1: stretched, it is no digit anyone writes
+        wide = cv2.resize(ink, (96, 60), interpolation=cv2.INTER_LINEAR)
+        result = recognizer.read_image(as_image(on_paper(np.pad(wide, 20))))
+        read += result.number == str(label)
+        several += len(result.digits) > 1
+    assert several <= 10 and read >= 60
+
+
+@pytest.mark.slow
 def test_a_blocky_enlarged_scan_reads_right(trained_checkpoint, real_mnist):
     import torchvision
 

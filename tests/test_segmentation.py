@@ -169,6 +169,26 @@ def test_a_single_digit_is_one_candidate_on_the_short_path(case):
     assert segmentation._one_digit(ink_found, label_marks(ink_found.mask)) is not None
 
 
+def test_a_wide_broken_digit_alone_is_also_offered_whole():
+    """A digit far wider than tall, in four pieces, alone in the picture: besides its pieces,
+    the whole line is a candidate (its width prior weighs it); in a number it is not."""
+    height = 60
+    wide = cv2.resize(digit_ink(2, height), (2 * height, height), interpolation=cv2.INTER_LINEAR)
+    for x in (30, 60, 90):
+        wide[:, x:x + 2] = 0
+    layout = layout_of(on_paper(np.pad(wide, 20)))
+    (count,) = layout.segments
+    assert count > segmentation.MAX_DIGIT_SEGMENTS
+    assert any((c.start, c.stop) == (0, count) for c in layout.candidates)
+    two_lines = np.zeros((3 * height + 40, 5 * height + 40), np.float32)
+    for top in (20, 2 * height + 20):
+        two_lines[top:top + height, 20:20 + 2 * height] = wide
+        two_lines[top:top + height, 20 + 3 * height:20 + 5 * height] = wide
+    layout = layout_of(on_paper(two_lines))
+    assert len(layout.segments) == 2
+    assert all(c.stop - c.start <= segmentation.MAX_DIGIT_SEGMENTS for c in layout.candidates)
+
+
 def test_digits_side_by_side_or_framed_take_the_full_path():
     framed = on_paper(write("7", margin=40))
     cv2.rectangle(framed, (8, 8), (framed.shape[1] - 9, framed.shape[0] - 9), 0.1, 4)
