@@ -79,6 +79,8 @@ class Ink:
     mask: np.ndarray
     stroke: float
     marks: np.ndarray
+    dark_ink: bool = True
+    """Whether the ink was darker than the paper."""
 
 
 def otsu_threshold(values: np.ndarray) -> float:
@@ -134,15 +136,17 @@ def _border_share(gray: np.ndarray) -> tuple[float, np.ndarray]:
     return float(bright[_border(bright.shape)].mean()), bright
 
 
-def _polarity(gray: np.ndarray) -> tuple[bool, np.ndarray]:
+def _polarity(gray: np.ndarray, dark: bool | None = None) -> tuple[bool, np.ndarray]:
     """Whether the ink is darker than the paper, whatever the lighting, and a rough mask of
-    the ink (Otsu's ink class), to measure the pen by.
+    the ink (Otsu's ink class), to measure the pen by. ``dark``: the answer, when known.
 
     A border all of one class decides at once. Otherwise the lighting may be what splits it (a
     shadow over part of the page), so the flattened picture (``flatten``) decides; small
     pictures, which are no photos of a page, keep the plain rule.
     """
     share, bright = _border_share(gray)
+    if dark is not None:
+        return dark, ~bright if dark else bright
     if abs(share - 0.5) > CLEAR_BORDER or min(gray.shape) < SMOOTH_FROM:
         dark = _dark_on_light(gray, (share, bright))
         return dark, ~bright if dark else bright
@@ -239,18 +243,18 @@ def _keep_seeded(weak: np.ndarray, strong: np.ndarray) -> tuple[np.ndarray, bool
     return seeded[labels], bool(solid.any())
 
 
-def _ink_on_paper(gray: np.ndarray,
-                  ignore: np.ndarray | None = None) -> tuple[Ink | None, bool]:
+def _ink_on_paper(gray: np.ndarray, ignore: np.ndarray | None = None,
+                  dark: bool | None = None) -> tuple[Ink | None, bool]:
     """The ink of one sheet of paper, white on black, whatever the polarity and lighting; and
     whether it holds a large solid blob (what a card of other paper looks like from here).
 
     Dark ink's contrast is measured against the paper's brightness under it (a shadow dims
     paper and ink alike). ``ignore``: pixels that are not this sheet, left out of the noise
-    and of the test for a blank sheet.
+    and of the test for a blank sheet. ``dark``: whether the ink is darker, when known.
     """
     lag = 3 if min(gray.shape) >= SMOOTH_FROM else 1
     smooth = cv2.GaussianBlur(gray, (3, 3), 0.8) if lag == 3 else gray
-    dark_ink, rough = _polarity(smooth)
+    dark_ink, rough = _polarity(smooth, dark)
     if dark_ink:
         gray, smooth = 1.0 - gray, 1.0 - smooth
     level = paper_level(smooth, stroke_width(rough))
@@ -275,7 +279,7 @@ def _ink_on_paper(gray: np.ndarray,
     mask, blob = _keep_seeded(marks, contrast >= max(split, 5 * noise))
     intensity = np.clip(((gray - level) / light - low) / (high - low), 0.0, 1.0)
     intensity[~mask] = 0.0
-    return Ink(intensity, mask, 0.0, marks), blob
+    return Ink(intensity, mask, 0.0, marks, dark_ink), blob
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -331,17 +335,19 @@ def at_pen_scale(gray: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
-def find_ink(gray: np.ndarray) -> Ink | None:
+def find_ink(gray: np.ndarray, dark_ink: bool | None = None) -> Ink | None:
     """The ink of a grayscale picture (1 = white), or ``None`` when nothing stands out.
 
     Cards of other paper (``_panels``) are read on their own, each with its polarity.
+    ``dark_ink``: whether the ink is darker than the paper, when the caller knows better
+    (``edges_reached`` says when it may).
     """
     gray = np.asarray(gray, dtype=np.float32)
     if gray.ndim != 2 or min(gray.shape) < 1:
         return None
     if min(gray.shape) < 3:
         gray = np.pad(gray, 2, mode="edge")
-    ink, blob = _ink_on_paper(gray)
+    ink, blob = _ink_on_paper(gray, dark=dark_ink)
     panels = _panels(gray) if blob and min(gray.shape) >= SMOOTH_FROM else []
     if panels:
         cards = np.zeros(gray.shape, dtype=bool)
@@ -353,7 +359,7 @@ def find_ink(gray: np.ndarray) -> Ink | None:
         cards = cv2.dilate(cards.view(np.uint8), edge).view(bool)
         page = gray.copy()
         page[cards] = float(np.median(gray[_border(gray.shape)]))
-        ink, _ = _ink_on_paper(page, cards)
+        ink, _ = _ink_on_paper(page, cards, dark_ink)
         ink = ink or Ink(np.zeros_like(gray), np.zeros(gray.shape, bool), 0.0,
                          np.zeros(gray.shape, bool))
         for rows, cols, card in panels:
@@ -365,4 +371,12 @@ def find_ink(gray: np.ndarray) -> Ink | None:
                 region[card] = 0 if part is None else part[card]
     if ink is None or not ink.mask.any():
         return None
-    return Ink(ink.intensity, ink.mask, stroke_width(ink.mask), ink.marks)
+    return Ink(ink.intensity, ink.mask, stroke_width(ink.mask), ink.marks, ink.dark_ink)
+
+
+def edges_reached(mask: np.ndarray) -> int:
+    """How many of the picture's four edges the ink reaches. Ink that reaches three or four
+    may be the paper: a digit cropped close and stretched to fill its field (as some
+    scanners' forms do) leaves less paper than ink on the border, so the polarity rule can
+    take one for the other."""
+    return int(mask[0].any()) + int(mask[-1].any()) + int(mask[:, 0].any()) + int(mask[:, -1].any())

@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import groupby
 from pathlib import Path
@@ -33,10 +33,17 @@ from mnist_cnn.checkpoint import load_model
 from mnist_cnn.device import select_device
 from mnist_cnn.errors import ImageError, UsageError
 from mnist_cnn.images import decode_array, decode_bytes, decode_image, read_grayscale
-from mnist_cnn.ink import at_pen_scale, find_ink
+from mnist_cnn.ink import Ink, at_pen_scale, edges_reached, find_ink
 from mnist_cnn.normalization import SIDE, normalize, plain_input
 from mnist_cnn.rejection import DigitDetector, load_detector
-from mnist_cnn.segmentation import Candidate, Layout, best_reading, find_candidates, whole
+from mnist_cnn.segmentation import (
+    Candidate,
+    Layout,
+    best_reading,
+    find_candidates,
+    reading_value,
+    whole,
+)
 
 IMAGE_SUFFIXES = frozenset({
     ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm",
@@ -80,6 +87,9 @@ class Prepared:
     scale: float = 1.0
     preview: np.ndarray | None = None
     error: str | None = None
+    other_polarity: "Prepared | None" = None
+    """The same picture read with ink and paper the other way round, when the ink reached
+    three edges or more (``ink.edges_reached``): whichever reads better is kept."""
 
 
 @dataclass
@@ -307,6 +317,19 @@ def prepare_gray(gray: np.ndarray, scale: float, options: Options,
     gray = reduced
     preview = gray if keep_preview else None
     ink = find_ink(gray)
+    prepared = _lay_out(ink, options, scale, preview)
+    if ink is not None and edges_reached(ink.mask) >= 3:
+        other = _lay_out(find_ink(gray, dark_ink=not ink.dark_ink), options, scale, preview)
+        if prepared.inputs is None:
+            return other
+        if other.inputs is not None:
+            return replace(prepared, other_polarity=other)
+    return prepared
+
+
+def _lay_out(ink: Ink | None, options: Options, scale: float,
+             preview: np.ndarray | None) -> Prepared:
+    """The candidate digits of ``ink`` and their network inputs."""
     if ink is None:
         return Prepared(None, None, scale, preview)
     layout = whole(ink.intensity) if options.one_digit else find_candidates(ink)
@@ -330,6 +353,13 @@ def prepare_path(path: Path | str, options: Options, keep_preview: bool = False)
 def _prepare_task(job: tuple[Path, bool], options: Options) -> Prepared:
     path, keep_preview = job
     return prepare_path(path, options, keep_preview)
+
+
+def _readings(prepared: Prepared) -> list[Prepared]:
+    """The readings of a picture to score: itself and, when its polarity is in doubt, the
+    other one; none when it has no candidates."""
+    return [reading for reading in (prepared, prepared.other_polarity)
+            if reading is not None and reading.inputs is not None]
 
 
 def _quiet_worker() -> None:
@@ -493,7 +523,7 @@ class Recognizer:
     def read_prepared(self, batch: Sequence[tuple[str, Prepared]]) -> list[Recognition]:
         """Score every candidate of the batch's pictures at once; keep each picture's best
         reading."""
-        ready = [prepared.inputs for _, prepared in batch if prepared.inputs is not None]
+        ready = [reading.inputs for _, prepared in batch for reading in _readings(prepared)]
         if ready:
             inputs = torch.from_numpy(np.concatenate(ready)).unsqueeze(1).to(self.device)
             log_probabilities = F.log_softmax(self.model(inputs), dim=1).cpu()
@@ -503,13 +533,30 @@ class Recognizer:
             result = Recognition(name, error=prepared.error, preview=prepared.preview,
                                  scale=prepared.scale,
                                  blank=prepared.error is None and prepared.inputs is None)
-            if prepared.inputs is not None:
-                count = len(prepared.inputs)
-                scores = None if digit_scores is None else digit_scores[row:row + count]
-                self._read_digits(result, prepared, log_probabilities[row:row + count], scores)
-                row += count
+            best = None
+            for reading in _readings(prepared):
+                rows = slice(row, row + len(reading.inputs))
+                row = rows.stop
+                scores = None if digit_scores is None else digit_scores[rows]
+                confidence = self._confidence(log_probabilities[rows], scores)
+                lines = best_reading(reading.layout, confidence)
+                value = reading_value(reading.layout, confidence, lines)
+                if best is None or value > best[0]:
+                    best = (value, reading, lines, log_probabilities[rows], scores)
+            if best is not None:
+                self._read_digits(result, *best[1:])
             results.append(result)
         return results
+
+    @staticmethod
+    def _confidence(log_probabilities: torch.Tensor,
+                    digit_scores: torch.Tensor | None) -> np.ndarray:
+        """How well each candidate reads as a digit: the network's log-confidence and, with
+        rejection on, its digit score."""
+        confidence = log_probabilities.max(dim=1).values
+        if digit_scores is not None:
+            confidence = confidence + DIGIT_SCORE_WEIGHT * digit_scores.clamp(*DIGIT_SCORE_RANGE)
+        return confidence.numpy()
 
     def _threshold(self, candidate: Candidate, marks_in_line: int) -> float:
         """The digit score below which ``candidate`` is not a digit: in a number, a mark as
@@ -518,15 +565,12 @@ class Recognizer:
             return self.reject_threshold - IN_NUMBER_LENIENCY
         return self.reject_threshold
 
-    def _read_digits(self, result: Recognition, prepared: Prepared,
+    def _read_digits(self, result: Recognition, prepared: Prepared, lines: list[list[int]],
                      log_probabilities: torch.Tensor, digit_scores: torch.Tensor | None) -> None:
         layout = prepared.layout
-        confidence = log_probabilities.max(dim=1).values
-        if digit_scores is not None:
-            confidence = confidence + DIGIT_SCORE_WEIGHT * digit_scores.clamp(*DIGIT_SCORE_RANGE)
         probabilities = log_probabilities.exp()
         best, order = probabilities.topk(self.top_k, dim=1)
-        for line in best_reading(layout, confidence.numpy()):
+        for line in lines:
             digits = []
             for index in line:
                 candidate = layout.candidates[index]

@@ -29,8 +29,8 @@ low-resolution scans, are kept as well as the rest."""
 FIT_DIGITS = 12_000
 """Training digits the detector is fitted on, with as many outliers."""
 FIT_EPOCHS = 8
-HELD_OUT = 3000
-"""Further training digits, handed over, that set the threshold."""
+HELD_OUT = 6000
+"""Further training digits, handed over (a thousand each way), that set the threshold."""
 BATCH = 256
 
 

@@ -694,3 +694,13 @@ def best_reading(layout: Layout, scores: np.ndarray) -> list[list[int]]:
             stop = layout.candidates[index].start
         reading.append(chosen[::-1])
     return reading
+
+
+def reading_value(layout: Layout, scores: np.ndarray, reading: list[list[int]]) -> float:
+    """What ``best_reading`` maximizes, for ``reading``: its candidates' ``scores`` and
+    priors, less ``SKIP_COST`` for each segment left out. Compares readings of one picture
+    laid out two ways."""
+    chosen = [index for line in reading for index in line]
+    covered = sum(layout.candidates[i].stop - layout.candidates[i].start for i in chosen)
+    return (sum(float(scores[i]) + layout.candidates[i].prior for i in chosen)
+            - SKIP_COST * (sum(layout.segments) - covered))

@@ -3,10 +3,17 @@
 import cv2
 import numpy as np
 import pytest
-from pictures import draw_one, on_paper, write
+from pictures import digit_ink, draw_one, on_paper, write
 from PIL import Image, ImageDraw
 
-from mnist_cnn.ink import at_pen_scale, find_ink, ink_is_dark, label_marks, quantiles
+from mnist_cnn.ink import (
+    at_pen_scale,
+    edges_reached,
+    find_ink,
+    ink_is_dark,
+    label_marks,
+    quantiles,
+)
 
 
 def stroke_found(ink, rows, cols) -> float:
@@ -110,6 +117,23 @@ def test_a_tightly_cropped_small_digit_touching_every_edge_is_still_found(side):
     assert ink_is_dark(small)
     ink = find_ink(small)
     assert ink is not None and ink.mask.mean() > 0.3
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    return np.count_nonzero(a & b) / np.count_nonzero(a | b)
+
+
+def test_the_polarity_can_be_given_and_how_many_edges_the_ink_reaches_is_told():
+    """A binarized 8 stretched to fill its field: its ink reaches every edge, and read the
+    other way round its paper becomes the ink."""
+    low = cv2.resize(digit_ink(8, 64), (16, 16), interpolation=cv2.INTER_AREA) > 0.3
+    scan = cv2.resize(1.0 - low.astype(np.float32), (48, 48), interpolation=cv2.INTER_NEAREST)
+    found = find_ink(scan, dark_ink=True)
+    assert found.dark_ink and edges_reached(found.mask) >= 3
+    assert overlap(found.mask, scan < 0.5) > 0.8
+    turned = find_ink(scan, dark_ink=False)
+    assert not turned.dark_ink and overlap(turned.mask, scan > 0.5) > 0.8
+    assert edges_reached(find_ink(on_paper(np.pad(write("7"), 10))).mask) == 0
 
 
 def test_a_one_pixel_stroke_is_not_lost():

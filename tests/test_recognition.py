@@ -144,7 +144,7 @@ def test_trained_weights_read_numbers_and_say_not_a_digit(trained_checkpoint, tm
 @pytest.mark.slow
 def test_in_a_number_a_digit_sized_mark_needs_less_evidence_a_dash_does_not(trained_checkpoint):
     recognizer = Recognizer.from_checkpoint(trained_checkpoint, CPU)
-    ink = write("47", gap=1.2)
+    ink = write("47", gap=1.4)
     middle = ink.shape[1] // 2
     cv2.line(ink, (middle - 12, ink.shape[0] // 2), (middle + 12, ink.shape[0] // 2), 1.0, 5)
     number = as_image(on_paper(ink))
@@ -156,7 +156,7 @@ def test_in_a_number_a_digit_sized_mark_needs_less_evidence_a_dash_does_not(trai
     recognizer.reject_threshold = weakest + IN_NUMBER_LENIENCY / 2
     read = recognizer.read_image(number, "4-7")
     assert read.number == "47" and len(read.rejected) == 1, "the dash is left out, the digits kept"
-    digits = write("47", gap=1.2)
+    digits = write("47", gap=1.4)
     alone = digits[:, :middle - 20] if scores[0] == weakest else digits[:, middle + 20:]
     assert recognizer.read_image(as_image(on_paper(alone)), "alone").not_digit
 
@@ -211,6 +211,30 @@ def test_a_wide_digit_alone_is_read_as_one_digit(trained_checkpoint, real_mnist)
         read += result.number == str(label)
         several += len(result.digits) > 1
     assert several <= 10 and read >= 60
+
+
+@pytest.mark.slow
+def test_a_scan_stretched_to_fill_its_field_is_read_the_right_way_round(trained_checkpoint,
+                                                                         real_mnist):
+    """Binarized 16x16 scans of digits stretched to fill the field (their ink reaches three
+    edges or four, and the border holds more ink than paper), shown 3x: both polarities are
+    read and the better reading kept (before: 90 of 105 with this model, now 97)."""
+    import torchvision
+
+    test = torchvision.datasets.MNIST(str(real_mnist), train=False)
+    recognizer = Recognizer.from_checkpoint(trained_checkpoint, CPU)
+    hits = count = 0
+    for digit, label in zip(test.data[:120].numpy(), test.targets[:120].tolist(), strict=True):
+        if label == 1:
+            continue  # stretched to the field, a 1 is a block
+        rows, cols = np.flatnonzero(digit.max(1) > 80), np.flatnonzero(digit.max(0) > 80)
+        crop = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        low = cv2.resize(crop, (16, 16), interpolation=cv2.INTER_AREA) > 100
+        scan = cv2.resize(255 * (1 - low.astype(np.uint8)), (48, 48),
+                          interpolation=cv2.INTER_NEAREST)
+        hits += recognizer.read_image(Image.fromarray(scan.astype(np.uint8))).number == str(label)
+        count += 1
+    assert hits >= 0.9 * count
 
 
 @pytest.mark.slow
