@@ -2,7 +2,9 @@
 checkpoint: the default reading against the network alone (``--one-digit --no-reject``).
 
 - single digits (photos and canvases) and low-resolution scans: accuracy, and the share of real
-  digits read as several digits or rejected (``not a digit`` or blank);
+  digits read as several digits or rejected (``not a digit`` or blank); the scans also as
+  binarized 16x16 scans come, the field as it is and the ink stretched to fill it
+  (``devset.binarized_scans``);
 - real numbers: string accuracy by source (cheque amounts, register row numbers);
 - real non-digits: the share called "not a digit", by family.
 
@@ -22,19 +24,21 @@ import devset
 from machine import describe
 
 
-def read(recognizer: Recognizer, paths: list[Path]) -> tuple[list[Recognition], float]:
+def read(recognizer: Recognizer, pictures: list) -> tuple[list[Recognition], float]:
     started = time.perf_counter()
-    results = list(recognizer.read_paths(paths))
-    return results, len(paths) / (time.perf_counter() - started)
+    results = list(recognizer.read_many(pictures))
+    return results, len(pictures) / (time.perf_counter() - started)
 
 
-def singles(name: str, recognizer: Recognizer, paths: list[Path], labels: list[str]) -> None:
-    results, rate = read(recognizer, paths)
+def singles(name: str, recognizer: Recognizer, pictures: list, labels: list[str],
+            names: list[str] | None = None) -> None:
+    results, rate = read(recognizer, pictures)
+    names = names or [path.name for path in pictures]
     right = sum(r.number == label for r, label in zip(results, labels, strict=True))
     several = sum(len(r.digits) > 1 for r in results)
     dropped = sum(not r.digits for r in results)
-    wrong = [f"{path.name}->{r.number or ('x' if r.not_digit else '-')}"
-             for r, label, path in zip(results, labels, paths, strict=True) if r.number != label]
+    wrong = [f"{name}->{r.number or ('x' if r.not_digit else '-')}"
+             for r, label, name in zip(results, labels, names, strict=True) if r.number != label]
     share = 100 / len(labels)
     print(f"  {name}: {share * right:.2f} % ({right}/{len(labels)}), several digits "
           f"{share * several:.1f} %, rejected or blank {share * dropped:.1f} %, {rate:.0f}/s; "
@@ -70,13 +74,15 @@ def main() -> None:
     print(f"machine: {describe()}")
     device = torch.device("cpu")
     sets = {"images": devset.single_digits(), "scans": devset.scans(),
+            "binarized scans": devset.binarized_scans(stretched=False),
+            "stretched scans": devset.binarized_scans(stretched=True),
             "numbers": devset.numbers(), "nondigits": devset.nondigits()}
     for checkpoint in args.checkpoint:
         default = Recognizer.from_checkpoint(checkpoint, device)
         alone = Recognizer.from_checkpoint(checkpoint, device, reject=False,
                                            options=Options(one_digit=True))
         print(f"{checkpoint}:")
-        for kind in ("images", "scans"):
+        for kind in ("images", "scans", "binarized scans", "stretched scans"):
             if sets[kind] is not None:
                 singles(f"{kind}, default", default, *sets[kind])
                 singles(f"{kind}, network alone", alone, *sets[kind])
