@@ -100,7 +100,7 @@ def test_precision_auto_means_bf16_only_where_the_hardware_has_it(monkeypatch):
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_both_precisions_learn_and_keep_a_float32_reference_state_dict(tiny_mnist, precision):
     data = load_mnist(tiny_mnist, download=False)
-    model, history, _, _ = _train(data, epochs=4, precision=precision)
+    model, history, _, _ = _train(data, epochs=3, precision=precision)
     assert history.precision == precision
     assert history.epochs[-1].test_accuracy > 80
     state = model.state_dict()
