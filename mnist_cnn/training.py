@@ -26,11 +26,6 @@ ADAM_BETAS = (0.9, 0.99)
 START_FACTOR = 1 / 25
 PRECISIONS = ("auto", "bf16", "fp32")
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-BEND_POINTS = 3
-BEND = 0.1
-"""Elastic bends: each of ``BEND_POINTS`` x ``BEND_POINTS`` control points moves by this much
-(standard deviation, in half field widths: about 1.4 px), smoothly in between. Measured on
-the dev sets (README): 0.05 changed nothing, 0.15 cost MNIST test accuracy."""
 
 
 @dataclass(frozen=True)
@@ -186,12 +181,12 @@ def _low_resolution(batch: torch.Tensor, binarize: torch.Tensor) -> torch.Tensor
 
 
 def augment(batch: torch.Tensor) -> torch.Tensor:
-    """Random small affine warps and elastic bends, then for some images a thicker or thinner
-    pen or a low-resolution scan's blockiness; a quarter of the batch stays as it is. On the
-    device, per image.
+    """Random small affine warps, then for some images a thicker or thinner pen or a
+    low-resolution scan's blockiness; a quarter of the batch stays as it is. On the device,
+    per image.
 
-    Real handwriting differs from MNIST mostly in slant, size, position, the curve of each
-    stroke and pen width, and scans in resolution.
+    Real handwriting differs from MNIST mostly in slant, size, position and pen width, and
+    scans in resolution.
     """
     count, device = batch.shape[0], batch.device
 
@@ -207,9 +202,6 @@ def augment(batch: torch.Tensor) -> torch.Tensor:
         torch.stack([sin, cos + shear * sin, uniform(-0.12, 0.12)], dim=1),
     ], dim=1)
     grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
-    bend = torch.randn(count, 2, BEND_POINTS, BEND_POINTS, device=device) * BEND
-    grid = grid + F.interpolate(bend, size=batch.shape[2:], mode="bilinear",
-                                align_corners=True).permute(0, 2, 3, 1)
     warped = F.grid_sample(batch, grid, align_corners=False, padding_mode="zeros")
     thicker = F.max_pool2d(warped, 3, stride=1, padding=1)
     thinner = -F.max_pool2d(-warped, 3, stride=1, padding=1)
