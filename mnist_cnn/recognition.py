@@ -522,7 +522,7 @@ class Recognizer:
     @torch.no_grad()
     def read_prepared(self, batch: Sequence[tuple[str, Prepared]]) -> list[Recognition]:
         """Score every candidate of the batch's pictures at once; keep each picture's best
-        reading."""
+        reading (of the two polarities, where a picture was laid out both ways)."""
         ready = [reading.inputs for _, prepared in batch for reading in _readings(prepared)]
         if ready:
             inputs = torch.from_numpy(np.concatenate(ready)).unsqueeze(1).to(self.device)
