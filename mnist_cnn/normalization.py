@@ -113,7 +113,6 @@ def normalize_batch(images: torch.Tensor) -> torch.Tensor:
     return (out / peak).clamp(0, 1)
 
 
-
 def plain_input(gray: np.ndarray) -> np.ndarray:
     """The reference's transform: resize to 28x28, invert, scale to [0, 1]. No cropping."""
     image = Image.fromarray(np.asarray(gray, dtype=np.float32), mode="F")
