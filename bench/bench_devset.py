@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from mnist_cnn.recognition import Options, Recognition, Recognizer
+from mnist_cnn.recognition import Options, Recognizer
+from mnist_cnn.results import Recognition
 
 import devset
 from machine import describe

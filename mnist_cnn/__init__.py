@@ -9,7 +9,8 @@ From Python (see README, "From Python")::
     run = mnist_cnn.train(epochs=1)      # run.accuracy, run.checkpoint, ...
 """
 
-from mnist_cnn.recognition import DigitReading, Recognition, Recognizer, RejectedMark
+from mnist_cnn.recognition import Recognizer
+from mnist_cnn.results import DigitReading, Recognition, RejectedMark
 from mnist_cnn.trainer import TrainingRun, train
 
 __version__ = "0.1.0"

@@ -26,7 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
-from mnist_cnn.recognition import Recognition, Recognizer
+from mnist_cnn.recognition import Recognizer
+from mnist_cnn.results import Recognition
 
 API_PATH = "/api/recognize"
 API_FIELD = "image"

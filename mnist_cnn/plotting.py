@@ -1,9 +1,8 @@
-"""Pictures: recognized images (one for a notebook, or a grid), and the training report's figures.
+"""Pictures: a grid of recognized images, and the training report's figures.
 
 matplotlib is imported only inside these functions, so commands that draw nothing start fast.
 """
 
-import io
 import math
 import os
 import sys
@@ -13,12 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from mnist_cnn.errors import MnistCnnError
-from mnist_cnn.recognition import Recognition
+from mnist_cnn.results import CELL_SIZE, Recognition, draw_result
 from mnist_cnn.training import History
 
 GRID_COLUMNS = 5
-CELL_SIZE = (2.2, 2.4)
-"""Inches per picture in the grid (and for one picture, at a larger resolution)."""
 
 
 def display_available() -> bool:
@@ -36,76 +33,6 @@ def _pyplot(interactive: bool):
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _title(result: Recognition) -> tuple[str, str]:
-    if result.error:
-        return "unreadable", "red"
-    if result.blank:
-        return "no digit", "gray"
-    if result.not_digit:
-        return "not a digit", "purple"
-    if len(result.digits) == 1:
-        text = f"predict: {result.digit} ({100 * result.confidence:.0f}%)"
-    else:
-        text = f"{result.number} (≥{100 * result.confidence:.0f}%)"
-    return (text + "?", "orange") if result.uncertain else (text, "blue")
-
-
-def _input_strip(result: Recognition) -> np.ndarray | None:
-    """The 28x28 network inputs of a picture's digits side by side, one grey column apart."""
-    inputs = [d.network_input for d in result.digits if d.network_input is not None]
-    if not inputs:
-        return None
-    gap = np.full((inputs[0].shape[0], 2), 0.5, dtype=np.float32)
-    return np.concatenate([part for pixels in inputs for part in (pixels, gap)][:-1], axis=1)
-
-
-def _draw_boxes(axis, result: Recognition) -> None:
-    """A rectangle around every digit found, labelled with the digit read; dotted around
-    marks that are not digits."""
-    from matplotlib.patches import Rectangle
-
-    for reading in result.digits:
-        x, y, width, height = (value * result.scale for value in reading.box)
-        colour = "orange" if reading.uncertain else "tab:blue"
-        axis.add_patch(Rectangle((x - 0.5, y - 0.5), width, height, fill=False, lw=1,
-                                 edgecolor=colour))
-        if len(result.digits) > 1:
-            axis.text(x, y - 1, str(reading.digit), color=colour, fontsize=6, va="bottom")
-    for mark in result.rejected:
-        x, y, width, height = (value * result.scale for value in mark.box)
-        axis.add_patch(Rectangle((x - 0.5, y - 0.5), width, height, fill=False, lw=1,
-                                 edgecolor="purple", linestyle=":"))
-
-
-def draw_result(axis, result: Recognition, inputs_axis=None) -> None:
-    """One image with a box around every digit found, titled with what was read; the digits'
-    28x28 network inputs in ``inputs_axis`` when given."""
-    if result.preview is not None:
-        axis.imshow(result.preview, cmap="gray", vmin=0, vmax=1)
-        _draw_boxes(axis, result)
-    title, colour = _title(result)
-    axis.set_title(f"{Path(result.path).name}\n{title}", color=colour, fontsize=8)
-    strip = _input_strip(result) if inputs_axis is not None else None
-    if strip is not None:
-        inputs_axis.imshow(strip, cmap="gray", vmin=0, vmax=1)
-        inputs_axis.set_title("network input", fontsize=7)
-
-
-def result_png(result: Recognition) -> bytes:
-    """One image drawn as in the grid, as PNG bytes: how a result shows itself in Jupyter.
-
-    Drawn without pyplot, so a notebook's own figures and backend are left alone.
-    """
-    figure = _figure(*CELL_SIZE)
-    axis = figure.subplots()
-    axis.axis("off")
-    draw_result(axis, result)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=150)
-    return buffer.getvalue()
 
 
 def prediction_grid(results: Sequence[Recognition], path: Path | None = None, show: bool = False,

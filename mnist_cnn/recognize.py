@@ -12,14 +12,8 @@ from mnist_cnn.cli import (
     positive_int,
     run_command,
 )
-from mnist_cnn.recognition import (
-    MAX_TOP_K,
-    PREPROCESS_MODES,
-    Recognition,
-    Recognizer,
-    describe,
-    expand_inputs,
-)
+from mnist_cnn.recognition import MAX_TOP_K, PREPROCESS_MODES, Recognizer, expand_inputs
+from mnist_cnn.results import Recognition, describe
 
 PROGRAM = "mnist-recognize"
 EXIT_FILE_FAILED = 1

@@ -64,7 +64,7 @@ def test_the_package_exports_the_api():
     assert mnist_cnn.Recognizer is Recognizer and mnist_cnn.TrainingRun is TrainingRun
     assert {"Recognizer", "Recognition", "DigitReading", "RejectedMark", "train"} <= set(
         mnist_cnn.__all__)
-    assert DigitReading.__module__ == RejectedMark.__module__ == "mnist_cnn.recognition"
+    assert DigitReading.__module__ == RejectedMark.__module__ == "mnist_cnn.results"
 
 
 def test_python_m_mnist_cnn_train_still_runs_the_command_without_a_warning():

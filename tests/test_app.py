@@ -13,7 +13,7 @@ from PIL import Image
 
 from mnist_cnn.app import API_PATH, idle_panel, render_result
 from mnist_cnn.images import MAX_PIXELS
-from mnist_cnn.recognition import DigitReading, Recognition, RejectedMark
+from mnist_cnn.results import DigitReading, Recognition, RejectedMark
 
 from conftest import REPO, cli
 
