@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve a local web page to draw, upload or photograph digits and see them "
                     "read, with an HTTP API (POST /api/recognize) beside it.",
     )
-    parser.add_argument("--checkpoint", type=Path, default=Path("model.ckpt"),
-                        help="weights written by mnist-train (default ./model.ckpt)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="weights written by mnist-train (default ./model.ckpt, or the "
+                             "model that ships with mnist-cnn when there is none)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only; "
                              "0.0.0.0 lets anyone on the network use it)")

@@ -45,6 +45,7 @@ from mnist_cnn.segmentation import (
     reading_value,
     whole,
 )
+from mnist_cnn.shipped import resolve_checkpoint
 
 IMAGE_SUFFIXES = frozenset({
     ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm",
@@ -251,36 +252,37 @@ class Recognizer:
         """One-line remarks about the settings in force, for the user."""
 
     @classmethod
-    def load(cls, checkpoint: Path | str = "model.ckpt", *, device: str | torch.device = "auto",
+    def load(cls, checkpoint: Path | str | None = None, *, device: str | torch.device = "auto",
              reject: bool = True, reject_threshold: float | None = None, top_k: int = 1,
              threshold: float = 0.5, one_digit: bool = False,
              preprocess: str = "mnist") -> "Recognizer":
         """The recognizer ``mnist-recognize`` builds, with its defaults; the keywords are its
-        flags (``reject=False``: ``--no-reject``).
+        flags (``reject=False``: ``--no-reject``). Without a ``checkpoint``: ``./model.ckpt``
+        when there is one, else the model that ships with the package (``notes`` says so).
 
         Raises ``UsageError`` for a setting out of range or a device that is not here, and
         ``CheckpointError`` for a checkpoint that cannot be used (``MissingCheckpointError``
-        when there is none). A checkpoint without a not-a-digit detector still loads, with
-        rejection off, and ``notes`` says so.
+        when the one given is not there).
         """
         _check_settings(top_k, threshold, reject_threshold, preprocess)
-        return cls.from_checkpoint(Path(checkpoint), select_device(device), reject=reject,
-                                   top_k=top_k, threshold=threshold,
-                                   options=Options(one_digit=one_digit, preprocess=preprocess),
-                                   reject_threshold=reject_threshold)
+        path, note = resolve_checkpoint(checkpoint)
+        recognizer = cls.from_checkpoint(
+            path, select_device(device), reject=reject, top_k=top_k, threshold=threshold,
+            options=Options(one_digit=one_digit, preprocess=preprocess),
+            reject_threshold=reject_threshold)
+        if note:
+            recognizer.notes.append(note)
+        return recognizer
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Path, device: torch.device, reject: bool = True,
                         **settings) -> "Recognizer":
-        """Load ``checkpoint`` and, with ``reject``, the not-a-digit detector beside it (raises
-        ``CheckpointError`` with a one-line reason; a missing detector is only a note).
-        ``load`` is the same with the settings checked and the device resolved."""
+        """Load ``checkpoint`` and, with ``reject``, the not-a-digit detector (its sidecar, or
+        the shipped one); raises ``CheckpointError`` with a one-line reason. ``load`` is the
+        same with the settings checked, the device resolved and the default checkpoint found."""
         model = load_model(checkpoint, device)
-        detector, note = load_detector(checkpoint, device) if reject else (None, None)
-        recognizer = cls(model, device, detector=detector, **settings)
-        if note:
-            recognizer.notes.append(note)
-        return recognizer
+        detector = load_detector(checkpoint, device) if reject else None
+        return cls(model, device, detector=detector, **settings)
 
     def read_paths(self, paths: Sequence[Path], keep_images: int = 0,
                    workers: int | None = None,

@@ -31,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="image files, folders of images, or glob patterns")
-    parser.add_argument("--checkpoint", type=Path, default=Path("model.ckpt"),
-                        help="weights written by mnist-train (default ./model.ckpt)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="weights written by mnist-train (default ./model.ckpt, or the "
+                             "model that ships with mnist-cnn when there is none)")
     parser.add_argument("--preprocess", choices=PREPROCESS_MODES, default="mnist",
                         help="mnist: find the ink, crop, scale and centre it like MNIST (default); "
                              "plain: the reference's resize-invert-scale, for comparison")

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mnist_cnn import shipped
 from mnist_cnn.checkpoint import check_compatible, read_state_dict, save_state_dict
 from mnist_cnn.handed import KINDS, handed_over_inputs
 from mnist_cnn.normalization import normalize_batch
@@ -114,17 +115,16 @@ def save_detector(detector: DigitDetector, checkpoint: Path) -> None:
     save_state_dict(detector.state_dict(), detector_path(checkpoint))
 
 
-def load_detector(checkpoint: Path, device: torch.device) -> tuple[DigitDetector | None,
-                                                                   str | None]:
-    """The detector saved beside ``checkpoint``, or ``None`` and a one-line note why rejection
-    is off (the reference script writes none). Raises ``CheckpointError`` for a sidecar that
-    is there but unusable."""
+def load_detector(checkpoint: Path, device: torch.device) -> DigitDetector:
+    """The detector beside ``checkpoint`` (``model.detector.pt``, from ``mnist-train
+    --fit-detector``), else the one that ships with the package: it does not depend on the
+    ConvNet, so it serves any checkpoint. Raises ``CheckpointError`` for a sidecar that is
+    there but unusable, or a shipped file that does not match its provenance."""
     path = detector_path(checkpoint)
     if not path.exists():
-        return None, (f"{checkpoint}: no {path.name} beside it, so marks are not checked for "
-                      "being digits (train with mnist-train to get it)")
+        path = shipped.verified(shipped.DETECTOR)
     state = read_state_dict(path)
     detector = DigitDetector()
     check_compatible(state, path, detector, "not-a-digit detector")
     detector.load_state_dict(state)
-    return detector.to(device).eval(), None
+    return detector.to(device).eval()

@@ -1,5 +1,6 @@
-"""Train the ConvNet on MNIST, evaluate it, write ``model.ckpt``, its detector and a report:
-``mnist_cnn.train()`` from Python, ``mnist-train`` from the shell, one code path.
+"""Train the ConvNet on MNIST, evaluate it, write ``model.ckpt`` and a report: ``mnist_cnn.train()``
+from Python, ``mnist-train`` from the shell, one code path. ``mnist-train --fit-detector`` fits
+the not-a-digit detector instead (once: the package ships one).
 
 (The command lives here, not in ``train.py``: ``mnist_cnn.train`` is the training function, and
 a submodule of that name would take its place once imported; ``train.py`` only serves
@@ -89,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where to write the weights (default ./model.ckpt)")
     parser.add_argument("--eval-only", action="store_true",
                         help="evaluate the existing --checkpoint on the test set; train nothing")
+    parser.add_argument("--fit-detector", action="store_true",
+                        help="fit the not-a-digit detector and save it beside --checkpoint "
+                             "(model.detector.pt, used instead of the shipped one); train "
+                             "nothing else")
     parser.add_argument("--report-dir", type=Path,
                         help="where to write curves, confusion matrix, mistakes and metrics "
                              "(default: next to the checkpoint, e.g. model-report/)")
@@ -201,7 +206,6 @@ class TrainingRun:
     accuracy: float
     checkpoint: Path
     sidecar: Path
-    detector: Path
     report_dir: Path | None
     history: History = field(repr=False)
     """Per-step loss and learning rate, per-epoch statistics, the last evaluation."""
@@ -217,7 +221,7 @@ def train(*, epochs: int = DEFAULTS.epochs, hard_share: float = DEFAULTS.hard_sh
           verbose: bool = True) -> TrainingRun:
     """Train as ``mnist-train`` does, with its defaults (the keywords are its flags;
     ``download=False``: ``--no-download``, ``report=False``: ``--no-report``), and write the
-    same files: the checkpoint, its sidecar ``.json``, the not-a-digit detector and the report.
+    same files: the checkpoint, its sidecar ``.json`` and the report.
 
     Prints ``mnist-train``'s progress lines on stdout unless ``verbose`` is false. Raises the
     project's errors (``mnist_cnn.errors``): ``UsageError`` for a setting out of range or a
@@ -261,22 +265,32 @@ def train(*, epochs: int = DEFAULTS.epochs, hard_share: float = DEFAULTS.hard_sh
     }
     save_checkpoint(model, checkpoint, facts)
     log(f"Saved model to {checkpoint} (run details in {sidecar_path(checkpoint)})")
-    fitting = time.perf_counter()
-    detector = fit_detector(data.train.images, data.train.labels, device, seed=config.seed)
-    save_detector(detector, checkpoint)
-    log(f"Fitted the not-a-digit detector in {time.perf_counter() - fitting:.1f}s, saved to "
-        f"{detector_path(checkpoint)}")
     folder = None
     if report:
         folder = _write_report(Path(report_dir) if report_dir else report_dir_for(checkpoint),
                                data, history.final_evaluation, facts, history, log)
-    return TrainingRun(accuracy, checkpoint, sidecar_path(checkpoint), detector_path(checkpoint),
-                       folder, history)
+    return TrainingRun(accuracy, checkpoint, sidecar_path(checkpoint), folder, history)
+
+
+def fit_detector_beside(args: argparse.Namespace, device: torch.device) -> int:
+    """``--fit-detector``: fit the not-a-digit detector on MNIST's training digits and save it
+    beside ``--checkpoint``, where the recognizer looks before taking the shipped one."""
+    ensure_writable_dir(args.checkpoint)
+    data = load_mnist(args.data_dir, download=not args.no_download)
+    started = time.perf_counter()
+    detector = fit_detector(data.train.images, data.train.labels, device, seed=args.seed)
+    save_detector(detector, args.checkpoint)
+    print(f"Fitted the not-a-digit detector in {time.perf_counter() - started:.1f}s "
+          f"(threshold {float(detector.threshold):.2f}), saved to "
+          f"{detector_path(args.checkpoint)}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     if args.eval_only:
         return evaluate_checkpoint(args, select_device(args.device))
+    if args.fit_detector:
+        return fit_detector_beside(args, select_device(args.device))
     train(epochs=args.epochs, hard_share=args.hard_share, batch_size=args.batch_size,
           lr=args.lr, seed=args.seed, precision=args.precision, augment=args.augment,
           log_interval=args.log_interval, data_dir=args.data_dir,

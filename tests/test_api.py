@@ -33,8 +33,12 @@ def number_file(tmp_path):
 
 
 def _record(result: Recognition) -> dict:
-    """What was read, whatever the picture was called."""
-    return {key: value for key, value in result.as_json().items() if key != "path"}
+    """What was read, whatever the picture was called. Digit scores are rounded: the
+    detector's matrix products round differently in batches of other sizes (about 1e-6)."""
+    record = {key: value for key, value in result.as_json().items() if key != "path"}
+    for mark in record["digits"] + record["rejected"]:
+        mark["score"] = None if mark["score"] is None else round(mark["score"], 3)
+    return record
 
 
 def _opened(path) -> Image.Image:
@@ -80,8 +84,8 @@ def test_load_has_the_cli_defaults(checkpoint):
     reader = Recognizer.load(checkpoint, device="cpu")
     assert (reader.top_k, reader.threshold, reader.device) == (1, 0.5, CPU)
     assert reader.options.one_digit is False and reader.options.preprocess == "mnist"
-    # The untrained checkpoint has no detector beside it: rejection off, and a note says so.
-    assert reader.detector is None and "not checked for being digits" in reader.notes[0]
+    # The untrained checkpoint has no detector beside it: the shipped one is used, no note.
+    assert reader.detector is not None and reader.notes == []
     assert Recognizer.load(str(checkpoint)).device.type in ("cpu", "cuda", "mps")
 
 
@@ -223,9 +227,9 @@ def test_train_returns_the_accuracy_and_the_files_it_wrote(tiny_mnist, tmp_path,
     assert isinstance(run, TrainingRun) and 0 <= run.accuracy <= 100
     assert run.checkpoint == tmp_path / "out" / "digits.ckpt"
     assert run.sidecar == tmp_path / "out" / "digits.json"
-    assert run.detector == tmp_path / "out" / "digits.detector.pt"
     assert run.report_dir == tmp_path / "out" / "digits-report"
-    for path in (run.checkpoint, run.sidecar, run.detector, run.report_dir / "metrics.json"):
+    assert not (tmp_path / "out" / "digits.detector.pt").exists()  # the shipped one serves
+    for path in (run.checkpoint, run.sidecar, run.report_dir / "metrics.json"):
         assert path.is_file(), path
     sidecar = json.loads(run.sidecar.read_text())
     assert sidecar["test_accuracy"] == run.accuracy == run.history.epochs[-1].test_accuracy

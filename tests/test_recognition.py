@@ -9,8 +9,10 @@ import torch
 from pictures import as_image, draw_one, on_paper, write
 from PIL import Image, ImageDraw
 
+from mnist_cnn import shipped
 from mnist_cnn.errors import UsageError
 from mnist_cnn.recognition import IN_NUMBER_LENIENCY, Options, Recognizer, expand_inputs
+from mnist_cnn.rejection import load_detector
 
 CPU = torch.device("cpu")
 FIELDS = {"path", "digit", "confidence", "top_k", "uncertain", "blank", "error", "number",
@@ -105,7 +107,8 @@ def test_boxes_are_in_the_original_pictures_pixels(checkpoint):
 
 
 def test_one_digit_reads_the_whole_picture_as_one(checkpoint):
-    recognizer = Recognizer.from_checkpoint(checkpoint, CPU, options=Options(one_digit=True))
+    recognizer = Recognizer.from_checkpoint(checkpoint, CPU, reject=False,
+                                            options=Options(one_digit=True))
     result = recognizer.read_image(as_image(on_paper(write("427"))), "427")
     assert len(result.digits) == 1 and result.digit in range(10)
 
@@ -116,12 +119,16 @@ def test_uploads_are_read_with_one_line_errors(checkpoint):
     assert "not an image format" in recognizer.read_bytes(b"GIF89 nope", "bad").error
 
 
-def test_a_checkpoint_without_a_detector_reads_digits_with_rejection_off(checkpoint):
+def test_a_checkpoint_without_a_detector_sidecar_takes_the_shipped_detector(checkpoint):
     recognizer = Recognizer.from_checkpoint(checkpoint, CPU)
-    assert recognizer.detector is None and len(recognizer.notes) == 1
-    assert "not checked for being digits" in recognizer.notes[0]
+    shipped_threshold = float(load_detector(shipped.MODEL, CPU).threshold)
+    assert recognizer.detector is not None and not recognizer.notes
+    assert recognizer.reject_threshold == shipped_threshold
     result = recognizer.read_image(draw_one(), "one")
-    assert result.digit in range(10) and result.digits[0].score is None
+    assert all(mark.score is not None for mark in [*result.digits, *result.rejected])
+    unchecked = Recognizer.from_checkpoint(checkpoint, CPU, reject=False)
+    result = unchecked.read_image(draw_one(), "one")
+    assert unchecked.detector is None and result.digits[0].score is None
 
 
 @pytest.mark.slow

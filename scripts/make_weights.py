@@ -1,0 +1,99 @@
+"""Regenerate every file that ships in ``mnist_cnn/weights/``: the default model, its not-a-digit
+detector and their provenance.
+
+Runs the documented commands themselves, ``mnist-train`` (the default run, seed 1) and
+``mnist-train --fit-detector``, in a scratch folder, then copies their files into the package
+and records how they were made: the commands, seed, versions, machine, date, the figures
+each reached, and each file's SHA-256 (checked before a shipped file is used).
+
+    python scripts/make_weights.py --data-dir ../shared/MNIST_data
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torchvision
+
+import mnist_cnn
+from mnist_cnn import shipped
+
+FIT_LINE = re.compile(r"Fitted the not-a-digit detector in ([\d.]+)s \(threshold (-?[\d.]+)\)")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def mnist_train(arguments: list[str]) -> tuple[str, float]:
+    """Run ``mnist-train`` with ``arguments``; its output and wall seconds."""
+    print("$ mnist-train", " ".join(arguments), flush=True)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "mnist_cnn.train", *arguments],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"mnist-train {' '.join(arguments)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "MNIST_data"))
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint = Path(scratch) / shipped.MODEL.name
+        common = ["--data-dir", args.data_dir, "--seed", str(args.seed), "--device", "cpu",
+                  "--checkpoint", str(checkpoint)]
+        _, train_seconds = mnist_train([*common, "--no-report"])
+        facts = json.loads(checkpoint.with_suffix(".json").read_text())
+        output, _ = mnist_train(["--fit-detector", *common])
+        match = FIT_LINE.search(output)
+        shipped.WEIGHTS.mkdir(exist_ok=True)
+        shutil.copyfile(checkpoint, shipped.MODEL)
+        shutil.copyfile(checkpoint.with_suffix(".detector.pt"), shipped.DETECTOR)
+    public = [part if part != str(checkpoint) else "model.ckpt" for part in common]
+    provenance = {
+        "made_by": "python scripts/make_weights.py",
+        "date": time.strftime("%Y-%m-%d"),
+        "seed": args.seed,
+        "versions": {"mnist_cnn": mnist_cnn.__version__, "python": platform.python_version(),
+                     "torch": torch.__version__, "torchvision": torchvision.__version__},
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
+        "files": {
+            shipped.MODEL.name: {
+                "command": " ".join(["mnist-train", *public, "--no-report"]),
+                "test_accuracy": facts["test_accuracy"],
+                "precision": facts["precision"],
+                "wall_seconds": round(train_seconds, 1),
+                "sha256": shipped.sha256(shipped.MODEL),
+            },
+            shipped.DETECTOR.name: {
+                "command": " ".join(["mnist-train", "--fit-detector", *public]),
+                "fit_seconds": float(match[1]) if match else None,
+                "threshold": float(match[2]) if match else None,
+                "sha256": shipped.sha256(shipped.DETECTOR),
+            },
+        },
+    }
+    shipped.PROVENANCE.write_text(json.dumps(provenance, indent=2) + "\n")
+    print(f"wrote {shipped.MODEL}, {shipped.DETECTOR} and {shipped.PROVENANCE}")
+
+
+if __name__ == "__main__":
+    main()
