@@ -3,8 +3,8 @@ checkpoint: the default reading against the network alone (``--one-digit --no-re
 
 - single digits (photos and canvases) and low-resolution scans: accuracy, and the share of real
   digits read as several digits or rejected (``not a digit`` or blank); the scans also as
-  binarized 16x16 scans come, the field as it is and the ink stretched to fill it
-  (``devset.binarized_scans``);
+  binarized 16x16 scans come, the field as it is and the ink stretched to fill it, and as
+  8x8 reductions (``devset.scan_forms``);
 - real numbers: string accuracy by source (cheque amounts, register row numbers);
 - real non-digits: the share called "not a digit", by family.
 
@@ -75,15 +75,14 @@ def main() -> None:
     print(f"machine: {describe()}")
     device = torch.device("cpu")
     sets = {"images": devset.single_digits(), "scans": devset.scans(),
-            "binarized scans": devset.binarized_scans(stretched=False),
-            "stretched scans": devset.binarized_scans(stretched=True),
+            **{f"scans {form}": devset.scan_forms(form) for form in devset.SCAN_FORMS},
             "numbers": devset.numbers(), "nondigits": devset.nondigits()}
     for checkpoint in args.checkpoint:
         default = Recognizer.from_checkpoint(checkpoint, device)
         alone = Recognizer.from_checkpoint(checkpoint, device, reject=False,
                                            options=Options(one_digit=True))
         print(f"{checkpoint}:")
-        for kind in ("images", "scans", "binarized scans", "stretched scans"):
+        for kind in ("images", "scans", *(f"scans {form}" for form in devset.SCAN_FORMS)):
             if sets[kind] is not None:
                 singles(f"{kind}, default", default, *sets[kind])
                 singles(f"{kind}, network alone", alone, *sets[kind])

@@ -8,6 +8,11 @@
    reference-style loop.
 4. Memory and output of ``mnist-recognize FOLDER --json`` on all of them (peak RSS, valid JSON).
 5. Start-up: ``mnist-recognize num-draft/*.png --no-grid`` vs ``python -c "import torch"``.
+6. The real dev digits, form by form (photos and canvases, scans, scans binarized, binarized
+   and stretched to fill the field, 8x8 reductions enlarged; ``devset.single_digit_files``,
+   read in place or written to a temporary folder): images/s of the recognizer with its
+   defaults against the reference-style loop on the same files (median of ``--repeats``
+   rounds each, start-up excluded), and how many each reads right.
 
     python bench/bench_recognize.py --checkpoint model.ckpt --data-dir ../shared/MNIST_data
 """
@@ -27,9 +32,11 @@ import torch
 import torchvision
 from PIL import Image, ImageOps
 
+from mnist_cnn import shipped
 from mnist_cnn.checkpoint import load_model
 from mnist_cnn.recognition import Options, Recognizer
 
+import devset
 from machine import describe
 from render import render_folder
 
@@ -46,25 +53,45 @@ def accuracy(paths: list[Path], labels: list[int], checkpoint: Path, mode: str) 
     return 100.0 * hits / len(labels)
 
 
-def ours_per_second(paths: list[Path], checkpoint: Path) -> float:
+def read_rate(paths: list[Path], recognizer: Recognizer) -> tuple[float, list[str]]:
+    """Images/s of the recognizer on ``paths`` (loaded beforehand), and what it read."""
     started = time.perf_counter()
-    recognizer = Recognizer.from_checkpoint(checkpoint, torch.device("cpu"))
-    done = sum(1 for _ in recognizer.read_paths(paths))
-    return done / (time.perf_counter() - started)
+    numbers = [result.number for result in recognizer.read_paths(paths)]
+    return len(paths) / (time.perf_counter() - started), numbers
 
 
 @torch.no_grad()
-def reference_loop_per_second(paths: list[Path], checkpoint: Path) -> float:
-    """One file at a time: open, grayscale, (resize), invert, /255, predict."""
+def loop_rate(paths: list[Path], model: torch.nn.Module) -> tuple[float, list[str]]:
+    """One file at a time: open, grayscale, (resize), invert, /255, predict. Images/s (the
+    model loaded beforehand), and the digits read."""
     started = time.perf_counter()
-    model = load_model(checkpoint, torch.device("cpu"))
+    digits = []
     for path in paths:
         gray = ImageOps.grayscale(Image.open(path))
         if gray.size != (28, 28):
             gray = gray.resize((28, 28))
         pixels = (255 - np.asarray(gray, dtype=np.float32)) / 255.0
-        model(torch.from_numpy(pixels.reshape(1, 1, 28, 28))).argmax(1)
-    return len(paths) / (time.perf_counter() - started)
+        digits.append(str(int(model(torch.from_numpy(pixels.reshape(1, 1, 28, 28))).argmax(1))))
+    return len(paths) / (time.perf_counter() - started), digits
+
+
+def dev_forms(checkpoint: Path, repeats: int) -> None:
+    """Throughput and accuracy on every form of real dev digit, ours against the loop."""
+    recognizer = Recognizer.from_checkpoint(checkpoint, torch.device("cpu"))
+    model = load_model(checkpoint, torch.device("cpu"))
+    with tempfile.TemporaryDirectory() as scratch:
+        forms = devset.single_digit_files(Path(scratch))
+        for form, (paths, labels) in forms.items():
+            loop_rates, loop_read = zip(*(loop_rate(paths, model) for _ in range(repeats)),
+                                       strict=True)
+            our_rate, our_read = zip(*(read_rate(paths, recognizer) for _ in range(repeats)),
+                                     strict=True)
+            loop_right = sum(a == b for a, b in zip(loop_read[0], labels, strict=True))
+            our_right = sum(a == b for a, b in zip(our_read[0], labels, strict=True))
+            ratio = statistics.median(our_rate) / statistics.median(loop_rates)
+            print(f"dev {form} ({len(paths)} files): ours {statistics.median(our_rate):.0f} "
+                  f"images/s, {our_right} right; loop {statistics.median(loop_rates):.0f} "
+                  f"images/s, {loop_right} right; {ratio:.2f}x the loop", flush=True)
 
 
 def cli_on_folder(folder: Path, checkpoint: Path, count: int) -> tuple[float, float]:
@@ -93,14 +120,21 @@ def median_seconds(command: list[str], repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, action="append", required=True,
-                        help="a checkpoint to compare (repeat for several, e.g. an --augment one)")
+    parser.add_argument("--checkpoint", type=Path, action="append",
+                        help="a checkpoint to compare (repeat for several; default: the model "
+                             "that ships with the package)")
     parser.add_argument("--data-dir", default="../shared/MNIST_data")
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--out", type=Path, help="keep the rendered files here")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--dev-only", action="store_true",
+                        help="only the real dev digits' forms (part 6)")
     args = parser.parse_args()
+    args.checkpoint = args.checkpoint or [shipped.MODEL]
     print(f"machine: {describe()}")
+    dev_forms(args.checkpoint[0], args.repeats)
+    if args.dev_only:
+        return
 
     test = torchvision.datasets.MNIST(args.data_dir, train=False)
     with tempfile.TemporaryDirectory() as scratch:
@@ -119,9 +153,9 @@ def main() -> None:
                   f"(b) ours {ours:.2f} % ({ours - plain:+.2f} points)")
 
         checkpoint = args.checkpoint[0]
-        reference = reference_loop_per_second(paths, checkpoint)
-        ours = ours_per_second(paths, checkpoint)
-        print(f"throughput: ours {ours:.0f} images/s, per-image reference-style loop "
+        reference, _ = loop_rate(paths, load_model(checkpoint, torch.device("cpu")))
+        rate, _ = read_rate(paths, Recognizer.from_checkpoint(checkpoint, torch.device("cpu")))
+        print(f"throughput: ours {rate:.0f} images/s, per-image reference-style loop "
               f"{reference:.0f} images/s (plain transform, no normalization)")
         seconds, peak = cli_on_folder(folder, checkpoint, len(paths))
         print(f"mnist-recognize FOLDER --json on {len(paths)} files: {seconds:.1f}s wall "

@@ -36,25 +36,57 @@ def scans() -> tuple[list[Path], list[str]] | None:
     return paths, [path.name[0] for path in paths]
 
 
-def binarized_scans(stretched: bool) -> tuple[list[np.ndarray], list[str], list[str]] | None:
-    """The scans as binarized 16x16 scans come, made from the dev scans for measuring only:
-    reduced to 16x16 (``stretched``: the ink cropped and stretched to fill the field, as some
-    scanners' forms do; else the field as it is), binarized at half grey, shown at 16, 32, 48
-    and 96 px in turn (nearest neighbour). Pictures, labels and names."""
-    found = scans()
-    if found is None:
-        return None
-    pictures = []
-    for index, path in enumerate(found[0]):
-        ink = 255 - cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if stretched:
-            rows, cols = np.flatnonzero(ink.max(1) > 60), np.flatnonzero(ink.max(0) > 60)
-            ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+def _scan_form(ink: np.ndarray, form: str, index: int) -> np.ndarray:
+    """One dev scan (ink white on black, uint8) as ``form`` comes, dark ink on white: a
+    binarized 16x16 scan, the field as it is (``binarized``) or the ink cropped and stretched
+    to fill it (``stretched``, as some scanners' forms do), shown at 16, 32, 48 or 96 px; or
+    an 8x8 reduction in 17 grey levels (``8x8``, as the UCI/scikit-learn digits are), shown
+    at 8, 16, 32 or 64 px."""
+    if form == "stretched":
+        rows, cols = np.flatnonzero(ink.max(1) > 60), np.flatnonzero(ink.max(0) > 60)
+        ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    if form == "8x8":
+        low = cv2.resize(ink, (8, 8), interpolation=cv2.INTER_AREA)
+        scan = 255 - (np.round(low / 255 * 16) * 255 / 16).astype(np.uint8)
+        side = (8, 16, 32, 64)[index % 4]
+    else:
         low = cv2.resize(ink, (16, 16), interpolation=cv2.INTER_AREA)
         scan = np.where(low > 127, 0, 255).astype(np.uint8)
         side = (16, 32, 48, 96)[index % 4]
-        pictures.append(cv2.resize(scan, (side, side), interpolation=cv2.INTER_NEAREST))
+    return cv2.resize(scan, (side, side), interpolation=cv2.INTER_NEAREST)
+
+
+SCAN_FORMS = ("binarized", "stretched", "8x8")
+
+
+def scan_forms(form: str) -> tuple[list[np.ndarray], list[str], list[str]] | None:
+    """The dev scans as other scanners hand digits over (``SCAN_FORMS``, see ``_scan_form``),
+    made from them for measuring only: pictures, labels and names."""
+    found = scans()
+    if found is None:
+        return None
+    pictures = [_scan_form(255 - cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), form, index)
+                for index, path in enumerate(found[0])]
     return pictures, found[1], [path.name for path in found[0]]
+
+
+def single_digit_files(scratch: Path) -> dict[str, tuple[list[Path], list[str]]]:
+    """Every form of real single digit as files: the photos and canvases and the scans in
+    place, the other scan forms written as PNGs under ``scratch`` (a temporary folder, never
+    the repository). Forms whose set is absent are left out."""
+    forms = {"photos and canvases": single_digits(), "scans": scans()}
+    for form in SCAN_FORMS:
+        made = scan_forms(form)
+        if made is None:
+            continue
+        pictures, labels, names = made
+        folder = scratch / form
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / name for name in names]
+        for picture, path in zip(pictures, paths, strict=True):
+            cv2.imwrite(str(path), picture)
+        forms[f"scans {form}"] = paths, labels
+    return {form: found for form, found in forms.items() if found is not None}
 
 
 def numbers() -> tuple[list[Path], list[str], list[str]] | None:
