@@ -8,12 +8,12 @@ page needs comes from outside the server: the theme's fonts ship with Gradio and
 off.
 """
 
+import asyncio
 import base64
 import html
 import io
-import threading
 import time
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,6 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from PIL import Image
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
@@ -46,24 +45,34 @@ IDLE_HINT = "Draw a digit, or a number, on the white square."
 
 
 class Reader:
-    """The recognizer behind a lock, timed: the page and the API take turns on the CPU cores
-    instead of slowing each other down, and the API reports how long each reading took."""
+    """The recognizer on a thread of its own, timed: every reading, the page's and the API's,
+    runs there one at a time, so they take turns on the CPU cores instead of slowing each other
+    down, and the API reports how long each reading took.
+
+    One thread, not the server's pool of up to 40: glibc gives each new thread a malloc arena
+    of its own (up to 8 per core), and each arena keeps the peak of the pictures decoded on its
+    thread. Measured on 2 cores, 2,600 readings from the pool left 16 arenas holding 560 MB, and
+    the server's memory still grew under load; from one thread, 3 arenas holding 220 MB, which
+    the next readings reuse."""
 
     def __init__(self, recognizer: Recognizer) -> None:
         self.recognizer = recognizer
-        self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnist-reader")
 
-    def _timed(self, read: Callable[[], Recognition]) -> tuple[Recognition, float]:
-        with self._lock:
-            start = time.perf_counter()
-            result = read()
-            return result, time.perf_counter() - start
+    def _timed(self, picture: Image.Image | bytes, name: str) -> tuple[Recognition, float]:
+        start = time.perf_counter()
+        result = self.recognizer.read(picture, name)
+        return result, time.perf_counter() - start
 
-    def image(self, image: Image.Image, name: str) -> tuple[Recognition, float]:
-        return self._timed(lambda: self.recognizer.read(image, name))
+    def read(self, picture: Image.Image | bytes, name: str) -> tuple[Recognition, float]:
+        """Read ``picture`` on the reader's thread and wait for it (from a page handler)."""
+        return self._thread.submit(self._timed, picture, name).result()
 
-    def file(self, data: bytes, name: str) -> tuple[Recognition, float]:
-        return self._timed(lambda: self.recognizer.read(data, name))
+    async def read_async(self, picture: Image.Image | bytes,
+                         name: str) -> tuple[Recognition, float]:
+        """Read ``picture`` on the reader's thread while the event loop serves others."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._thread, self._timed, picture, name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,7 +217,7 @@ def build_page(reader: Reader) -> gr.Blocks:
         composite = value.get("composite") if value else None
         if composite is None or _is_empty(composite):
             return idle_panel()
-        result, _ = reader.image(composite, "drawing")
+        result, _ = reader.read(composite, "drawing")
         return render_result(result)
 
     def read_file(path: str | None) -> str:
@@ -218,7 +227,7 @@ def build_page(reader: Reader) -> gr.Blocks:
             data = None
         if data is None:
             return idle_panel()
-        result, _ = reader.file(data, Path(path).name)
+        result, _ = reader.read(data, Path(path).name)
         return render_result(result)
 
     live = {"trigger_mode": "always_last", "show_progress": "hidden", "queue": True,
@@ -305,7 +314,7 @@ def add_api(app: FastAPI, reader: Reader, max_upload_bytes: int) -> None:
                 name = Path(upload.filename or "upload").name or "upload"
         except MultiPartException as error:
             return _error(400, f"not a multipart/form-data upload ({error.message})")
-        result, seconds = await run_in_threadpool(reader.file, data, name)
+        result, seconds = await reader.read_async(data, name)
         return JSONResponse(result.as_json(), status_code=400 if result.error else 200,
                             headers={"Server-Timing": f"recognize;dur={1000 * seconds:.2f}"})
 

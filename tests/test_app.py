@@ -1,17 +1,21 @@
-"""mnist-draw's HTTP API against a real server on 127.0.0.1, and the page's result panel."""
+"""mnist-draw's HTTP API against a real server on 127.0.0.1, the page's result panel, and the
+thread every reading runs on."""
 
+import asyncio
 import io
 import json
 import os
 import re
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_cnn.app import API_PATH, idle_panel, render_result
+from mnist_cnn.app import API_PATH, Reader, idle_panel, render_result
 from mnist_cnn.images import MAX_PIXELS
 from mnist_cnn.results import DigitReading, Recognition, RejectedMark
 
@@ -159,3 +163,34 @@ def test_the_panel_shows_no_digit_found_not_a_digit_and_errors():
     panel = render_result(Recognition("<b>x</b>.png", error="<b>x</b>.png: not an image"))
     assert 'data-state="error"' in panel and "&lt;b&gt;x&lt;/b&gt;.png: not an image" in panel
     assert 'data-state="idle"' in idle_panel()
+
+
+# The reader's thread, without a server.
+
+class ThreadRecorder:
+    """Stands in for the recognizer: notes the thread each reading runs on."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def read(self, picture: bytes, name: str) -> Recognition:
+        self.threads.append(threading.get_ident())
+        return Recognition(name)
+
+
+def test_the_page_and_the_api_read_on_one_thread_of_the_readers():
+    """Readings spread over the server's thread pool grew its memory (a malloc arena per
+    thread, each keeping its own peak): whoever asks, every reading runs on the same thread."""
+    recognizer = ThreadRecorder()
+    reader = Reader(recognizer)
+    with ThreadPoolExecutor(8) as page_handlers:
+        list(page_handlers.map(lambda index: reader.read(b"", f"page{index}"), range(16)))
+
+    async def api_requests() -> list[tuple[Recognition, float]]:
+        return await asyncio.gather(*(reader.read_async(b"", f"api{index}")
+                                      for index in range(16)))
+
+    answers = asyncio.run(api_requests())
+    assert [result.path for result, _ in answers] == [f"api{index}" for index in range(16)]
+    assert len(recognizer.threads) == 32 and len(set(recognizer.threads)) == 1
+    assert recognizer.threads[0] != threading.get_ident()
