@@ -76,22 +76,26 @@ def loop_rate(paths: list[Path], model: torch.nn.Module) -> tuple[float, list[st
 
 
 def dev_forms(checkpoint: Path, repeats: int) -> None:
-    """Throughput and accuracy on every form of real dev digit, ours against the loop."""
+    """Throughput and accuracy on every form of real dev digit, ours against the loop, in
+    alternating rounds (this VM's speed drifts by a third within minutes: each round's ratio
+    compares the two under the same conditions), and the median over the rounds."""
     recognizer = Recognizer.from_checkpoint(checkpoint, torch.device("cpu"))
     model = load_model(checkpoint, torch.device("cpu"))
     with tempfile.TemporaryDirectory() as scratch:
         forms = devset.single_digit_files(Path(scratch))
         for form, (paths, labels) in forms.items():
-            loop_rates, loop_read = zip(*(loop_rate(paths, model) for _ in range(repeats)),
-                                       strict=True)
-            our_rate, our_read = zip(*(read_rate(paths, recognizer) for _ in range(repeats)),
-                                     strict=True)
-            loop_right = sum(a == b for a, b in zip(loop_read[0], labels, strict=True))
-            our_right = sum(a == b for a, b in zip(our_read[0], labels, strict=True))
-            ratio = statistics.median(our_rate) / statistics.median(loop_rates)
-            print(f"dev {form} ({len(paths)} files): ours {statistics.median(our_rate):.0f} "
-                  f"images/s, {our_right} right; loop {statistics.median(loop_rates):.0f} "
-                  f"images/s, {loop_right} right; {ratio:.2f}x the loop", flush=True)
+            rounds = [(loop_rate(paths, model), read_rate(paths, recognizer))
+                      for _ in range(repeats)]
+            (_, loop_read), (_, our_read) = rounds[0]
+            loop_right = sum(a == b for a, b in zip(loop_read, labels, strict=True))
+            our_right = sum(a == b for a, b in zip(our_read, labels, strict=True))
+            ratios = [ours / loop for (loop, _), (ours, _) in rounds]
+            print(f"dev {form} ({len(paths)} files): ours "
+                  f"{statistics.median(rate for _, (rate, _) in rounds):.0f} images/s, "
+                  f"{our_right} right; loop "
+                  f"{statistics.median(rate for (rate, _), _ in rounds):.0f} images/s, "
+                  f"{loop_right} right; {statistics.median(ratios):.2f}x the loop "
+                  f"(rounds {min(ratios):.2f}-{max(ratios):.2f}x)", flush=True)
 
 
 def cli_on_folder(folder: Path, checkpoint: Path, count: int) -> tuple[float, float]:

@@ -31,6 +31,8 @@ INVISIBLE_INK = 25
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 """What Pillow raises for a file it cannot decode (Pillow decodes lazily, so also ``to_gray``)."""
 ARRAY_CHANNELS = (1, 3, 4)
+ORIENTATION_SOURCES = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
+"""Where Pillow finds a picture's orientation, beside a TIFF's own tags."""
 """An (H, W, C) array is grayscale, RGB or RGBA."""
 
 
@@ -104,6 +106,12 @@ def _reduce(gray: Image.Image) -> Image.Image:
     return gray.reduce(factor)
 
 
+def _may_be_turned(image: Image.Image) -> bool:
+    """Whether ``image`` carries metadata that may hold an orientation: looking for one costs
+    more than decoding a small scan, and most pictures have none."""
+    return hasattr(image, "tag_v2") or any(key in image.info for key in ORIENTATION_SOURCES)
+
+
 def to_gray(image: Image.Image, name: str) -> tuple[np.ndarray, float]:
     """The working grayscale array of a decoded ``image``, and its scale (working px per original
     px). Raises ``ImageError`` naming ``name`` for pictures over ``MAX_PIXELS``."""
@@ -116,7 +124,8 @@ def to_gray(image: Image.Image, name: str) -> tuple[np.ndarray, float]:
     if image.format == "JPEG":
         factor = reduction_factor(width, height)
         image.draft("L", (width // factor, height // factor))
-    upright = ImageOps.exif_transpose(image)
+    image.load()  # a PNG's EXIF may follow its pixels
+    upright = ImageOps.exif_transpose(image) if _may_be_turned(image) else image
     turned = upright.size != image.size
     gray = _grayscale(upright)
     reduced = _reduce(gray)

@@ -17,17 +17,16 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from mnist_cnn.ink import Ink, label_marks, stroke_width
+from mnist_cnn.ink import SPECK_AREA, Ink, label_marks, stroke_width
 
 MAX_MARKS = 300
 """Connected marks considered per picture, largest first: a page of noise or thousands of specks
 stays cheap, and no handwritten number has this many."""
 MAX_DIGIT_SEGMENTS = 3
 """A digit is at most this many segments: a broken stroke, a detached bar, or a cut too many."""
-SPECK_AREA = 0.03
-"""Marks smaller than this share of the largest mark's area..."""
 SPECK_SIZE = 0.3
-"""... and smaller than this share of the tallest mark's height are specks, not writing."""
+"""Marks smaller than ``SPECK_AREA`` of the largest mark's area and this share of the tallest
+mark's height are specks, not writing."""
 RULE_SPAN = 0.75
 """A straight line this long a share of the picture may be a rule of the paper, a frame or an
 underline..."""
@@ -564,12 +563,24 @@ def _rule_like(mark: _Mark, shape: tuple[int, int], height: int, width: int) -> 
     return across or down
 
 
+def _fills(mask: np.ndarray, pen: float) -> bool:
+    """Whether the writing (specks and hairlines left out) spans as much of the picture both
+    ways as a rule would: a digit that fills its picture (a scan stretched to its field), not
+    one written on the lines of squared paper."""
+    marks = _marks(mask, *label_marks(mask), pen)
+    if not marks:
+        return False
+    width = max(m.right for m in marks) - min(m.x for m in marks)
+    height = max(m.bottom for m in marks) - min(m.y for m in marks)
+    return width >= RULE_SPAN * mask.shape[1] and height >= RULE_SPAN * mask.shape[0]
+
+
 def _one_digit(ink: Ink, labelled: tuple[np.ndarray, np.ndarray]) -> Layout | None:
     """The whole writing as one digit when it is one compact mark, or marks standing over one
     another within one digit's width, with no mark held inside another (a frame), not the
-    lattice of squared paper (more holes than a digit, or a mark across the whole picture),
-    on paper without printed lines; ``None`` otherwise. Specks are left out. Such a picture
-    has no rules, frames or cuts to look for: the short path."""
+    lattice of squared paper (more holes than a digit, or lines across the whole picture with
+    the writing on them), on paper without printed lines; ``None`` otherwise. Specks are left
+    out. Such a picture has no rules, frames or cuts to look for: the short path."""
     labels, stats = labelled
     marks = _marks(ink.mask, labels, stats, ink.stroke)
     if not marks:
@@ -589,10 +600,12 @@ def _one_digit(ink: Ink, labelled: tuple[np.ndarray, np.ndarray]) -> Layout | No
                      and m.bottom < largest.bottom for m in marks[1:])
         if inside or width > STACKED_WIDTH * height:
             return None
-    elif width > CUT_ALONE_FROM * height or (width, height) == ink.mask.shape[::-1]:
-        return None  # two digits run together, or a lattice of lines across the picture
+    elif width > CUT_ALONE_FROM * height:
+        return None  # two digits run together
     window = (slice(top, bottom), slice(left, right))
-    own = np.isin(labels[window], [label for m in marks for label in m.labels])
+    writing_labels = np.zeros(len(stats), dtype=bool)
+    writing_labels[[label for m in marks for label in m.labels]] = True
+    own = writing_labels[labels[window]]
     if _holes(own) > DIGIT_HOLES:
         return None
     # The writing's halo, 2 px around it, is computed only in a window that holds it.
@@ -606,6 +619,8 @@ def _one_digit(ink: Ink, labelled: tuple[np.ndarray, np.ndarray]) -> Layout | No
         return None  # faint lines on the paper: rules or squares the writing may touch
     if len(marks) > 1 and any(_rule_like(m, ink.mask.shape, height, width) for m in marks):
         return None
+    if (width, height) == ink.mask.shape[::-1] and not _fills(remove_rules(ink), ink.stroke):
+        return None  # lines across the whole picture, the writing on them: squared paper
     crop = np.where(own, ink.intensity[window], 0.0).astype(np.float32)
     return Layout([Candidate(0, 0, 1, (left, top, width, height))], [crop], [1])
 

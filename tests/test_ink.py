@@ -8,6 +8,7 @@ from PIL import Image, ImageDraw
 
 from mnist_cnn.ink import (
     at_pen_scale,
+    dark_by_shape,
     edges_reached,
     find_ink,
     ink_is_dark,
@@ -134,6 +135,20 @@ def test_the_polarity_can_be_given_and_how_many_edges_the_ink_reaches_is_told():
     turned = find_ink(scan, dark_ink=False)
     assert not turned.dark_ink and overlap(turned.mask, scan > 0.5) > 0.8
     assert edges_reached(find_ink(on_paper(np.pad(write("7"), 10))).mask) == 0
+
+
+@pytest.mark.parametrize("digit", [0, 2, 6, 8])
+def test_the_shapes_tell_which_class_is_ink_when_the_digit_fills_its_field(digit):
+    """Stretched to fill its field, a digit is one stroke while the paper is cut into corners
+    and holes: the class in fewer pieces is the ink, either way round. A picture half dark and
+    half light (a stretched 1 with paper on one side only) says nothing."""
+    low = cv2.resize(digit_ink(digit, 64), (16, 16), interpolation=cv2.INTER_AREA) > 0.3
+    scan = cv2.resize(1.0 - low.astype(np.float32), (48, 48), interpolation=cv2.INTER_NEAREST)
+    assert dark_by_shape(scan) is True
+    assert dark_by_shape(1.0 - scan) is False
+    halves = np.zeros((48, 48), np.float32)
+    halves[:, 24:] = 1.0
+    assert dark_by_shape(halves) is None
 
 
 def test_a_one_pixel_stroke_is_not_lost():

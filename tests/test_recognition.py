@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from mnist_cnn import shipped
 from mnist_cnn.errors import UsageError
+from mnist_cnn.ink import dark_by_shape
 from mnist_cnn.recognition import IN_NUMBER_LENIENCY, Options, Recognizer, expand_inputs
 from mnist_cnn.rejection import load_detector
 
@@ -257,3 +258,44 @@ def test_a_blocky_enlarged_scan_reads_right(trained_checkpoint, real_mnist):
                           interpolation=cv2.INTER_NEAREST)
         hits += recognizer.read_image(Image.fromarray(scan.astype(np.uint8))).number == str(label)
     assert hits >= 47
+
+
+def _scan(digit: np.ndarray, stretched: bool, side: int) -> Image.Image:
+    """An MNIST digit as a binarized 16x16 scan, dark on white, shown at ``side`` px: cropped
+    tight to its height (the field as it is across) or stretched to fill the field."""
+    rows, cols = np.flatnonzero(digit.max(1) > 80), np.flatnonzero(digit.max(0) > 80)
+    crop = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if stretched else \
+        digit[rows[0]:rows[-1] + 1]
+    low = cv2.resize(crop, (16, 16), interpolation=cv2.INTER_AREA) > 100
+    scan = 255 * (1 - low.astype(np.uint8))
+    return Image.fromarray(cv2.resize(scan, (side, side), interpolation=cv2.INTER_NEAREST))
+
+
+@pytest.mark.slow
+def test_the_polarity_the_shapes_settle_is_the_one_reading_both_ways_keeps(real_mnist,
+                                                                           monkeypatch):
+    """Scans whose ink reaches three edges or more may be read either way round. Where the
+    shapes of ink and paper settle it (``ink.dark_by_shape``), the picture is read once; it
+    reads as it does when both ways are read and the better reading is kept (forced here by
+    making the shapes say nothing), on tight-cropped and stretched scans alike."""
+    import torchvision
+
+    import mnist_cnn.recognition
+
+    test = torchvision.datasets.MNIST(str(real_mnist), train=False)
+    recognizer = Recognizer.from_checkpoint(shipped.MODEL, CPU)
+    scans = [_scan(digit, stretched, side) for index, digit in enumerate(test.data[:150].numpy())
+             for stretched, side in [(index % 2 == 0, (16, 32, 48, 96)[index % 4])]]
+    decisions = []
+
+    def recorded(gray: np.ndarray) -> bool | None:
+        decisions.append(dark_by_shape(gray))
+        return decisions[-1]
+
+    monkeypatch.setattr(mnist_cnn.recognition, "dark_by_shape", recorded)
+    settled = [recognizer.read_image(scan).number for scan in scans]
+    assert sum(decision is not None for decision in decisions) >= 0.3 * len(scans)
+    monkeypatch.setattr(mnist_cnn.recognition, "dark_by_shape", lambda gray: None)
+    both_ways = [recognizer.read_image(scan).number for scan in scans]
+    same = sum(a == b for a, b in zip(settled, both_ways, strict=True))
+    assert same >= 0.95 * len(scans)
