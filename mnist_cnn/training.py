@@ -203,14 +203,15 @@ def augment(batch: torch.Tensor) -> torch.Tensor:
     ], dim=1)
     grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
     warped = F.grid_sample(batch, grid, align_corners=False, padding_mode="zeros")
-    thicker = F.max_pool2d(warped, 3, stride=1, padding=1)
-    thinner = -F.max_pool2d(-warped, 3, stride=1, padding=1)
-    binarize = torch.rand(count, 1, 1, 1, device=device) < 0.5
-    blocky = _low_resolution(warped, binarize)
-    choice = torch.randint(0, 8, (count, 1, 1, 1), device=device)
-    out = torch.where(choice == 0, thicker, torch.where(choice == 1, thinner, warped))
-    out = torch.where(choice == 2, blocky, out)
-    return torch.where(choice >= 6, batch, out)
+    binarize = torch.rand(count, device=device) < 0.5
+    choice = torch.randint(0, 8, (count,), device=device)
+    # Each image's own change, computed for the images that get it only.
+    thicker, thinner, blocky, plain = choice == 0, choice == 1, choice == 2, choice >= 6
+    warped[thicker] = F.max_pool2d(warped[thicker], 3, stride=1, padding=1)
+    warped[thinner] = -F.max_pool2d(-warped[thinner], 3, stride=1, padding=1)
+    warped[blocky] = _low_resolution(warped[blocky], binarize[blocky, None, None, None])
+    warped[plain] = batch[plain]
+    return warped
 
 
 def epoch_sizes(count: int, config: TrainConfig) -> list[int]:
