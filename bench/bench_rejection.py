@@ -2,8 +2,10 @@
 
 1. Renders marks that are not digits (render_nondigits.py: stroked letters, glyphs of other
    alphabets in a font, doodles) and MNIST test digits (render.py), both as users hand images
-   over, with fixed seeds; reads the real digits and non-digits of ``../shared/devset`` in
-   place (skipped with a note if absent).
+   over, with fixed seeds; reads the real digits of ``../shared/devset`` in every form
+   (photos and canvases, scans, and the scans binarized, stretched and reduced to 8x8:
+   ``devset.single_digit_files``) and its real non-digits, in place (skipped with a note if
+   absent).
 2. Reads every picture with ``mnist-recognize``'s recognizer, rejection on; a picture's score
    is the highest digit score of its marks (it is "not a digit" when all marks are below the
    threshold).
@@ -14,7 +16,7 @@
    confidence as the score (what a plain classifier has); and draws the trade-off curves of
    the picture score into ``docs/rejection.png``.
 
-    python bench/bench_rejection.py --checkpoint model.ckpt --data-dir ../shared/MNIST_data
+    python bench/bench_rejection.py --data-dir ../shared/MNIST_data [--checkpoint model.ckpt]
 """
 
 import argparse
@@ -25,9 +27,10 @@ import numpy as np
 import torch
 import torchvision
 
+from mnist_cnn import shipped
 from mnist_cnn.recognition import Recognizer
 
-from devset import nondigits, scans, single_digits
+from devset import nondigits, single_digit_files
 from machine import describe
 from render import render_folder
 from render_nondigits import render_nondigits_folder
@@ -92,7 +95,9 @@ def draw(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=Path("model.ckpt"))
+    parser.add_argument("--checkpoint", type=Path, default=shipped.MODEL,
+                        help="default: the shipped model; its detector: the sidecar beside it, "
+                             "else the shipped one")
     parser.add_argument("--data-dir", default="../shared/MNIST_data")
     parser.add_argument("--digits", type=int, default=3000)
     parser.add_argument("--nondigits", type=int, default=1500)
@@ -100,8 +105,6 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {describe()}")
     recognizer = Recognizer.from_checkpoint(args.checkpoint, torch.device("cpu"))
-    if recognizer.detector is None:
-        raise SystemExit(f"{args.checkpoint} has no not-a-digit detector: {recognizer.notes}")
     threshold = recognizer.reject_threshold
     test = torchvision.datasets.MNIST(args.data_dir, train=False)
     with tempfile.TemporaryDirectory() as scratch:
@@ -111,10 +114,10 @@ def main() -> None:
         positives = {"rendered MNIST test digits": [Path(p) for p, _ in digits]}
         negatives = {"rendered non-digits": ([Path(entry["path"]) for entry in others],
                                              [entry["family"] for entry in others])}
-        real = [found[0] for found in (single_digits(), scans()) if found is not None]
-        if real:
-            positives["real dev digits (images, scans)"] = [path for paths in real
-                                                            for path in paths]
+        forms = single_digit_files(Path(scratch) / "dev")
+        if forms:
+            positives["real dev digits, every form"] = [path for paths, _ in forms.values()
+                                                        for path in paths]
         real_others = nondigits()
         if real_others is not None:
             negatives["real dev non-digits"] = (real_others[0], real_others[1])
@@ -123,6 +126,8 @@ def main() -> None:
         scored = {name: picture_scores(recognizer, paths) for name, paths in every.items()}
         recognizer.reject_threshold = threshold
         rejected = {name: none_read(recognizer, paths) for name, paths in every.items()}
+        lost = {form: 100 * none_read(recognizer, paths).mean()
+                for form, (paths, _) in forms.items()}
     print(f"default threshold {threshold:.2f}:")
     for name, (_, families) in negatives.items():
         by_family = ", ".join(
@@ -130,6 +135,8 @@ def main() -> None:
             for family in sorted(set(families)))
         print(f"  {name}: {100 * rejected[name].mean():.1f} % of {len(families)} rejected "
               f"({by_family})")
+    for form, share in lost.items():
+        print(f"  real dev digits, {form}: {share:.2f} % of {len(forms[form][0])} rejected")
     curves = {}
     for name in positives:
         print(f"  {name}: {100 * rejected[name].mean():.2f} % of {len(rejected[name])} "

@@ -1,20 +1,21 @@
-"""MNIST digits the ways users hand digits over: low-resolution scans (binarized or grey, shown
-enlarged), thick and thin pens, blur, JPEG, tiny canvases.
+"""MNIST digits the ways users hand digits over: low-resolution scans (16x16, binarized or grey,
+fitted in the field or stretched to fill it; 8x8), shown enlarged, thick and thin pens, blur,
+JPEG, tiny canvases.
 
-The not-a-digit threshold is calibrated on these, put through the recognizer's own
-normalization, rather than on clean MNIST digits: a threshold that keeps 99.9 % of clean MNIST
-digits rejects several percent of real ones, which are drawn, scanned and photographed.
+The not-a-digit threshold is calibrated on these, read as the recognizer reads a file (its ink
+found, then normalized), rather than on clean MNIST digits: a threshold that keeps 99.9 % of
+clean MNIST digits rejects several percent of real ones, which are drawn, scanned and
+photographed.
 """
 
 import cv2
 import numpy as np
 import torch
 
+from mnist_cnn.ink import at_pen_scale, find_ink
 from mnist_cnn.normalization import SIDE, normalize
 
-KINDS = ("scan", "thick", "thin", "blur", "jpeg", "tiny")
-PAPER_NOISE = 0.15
-"""Levels below this are paper, as ``mnist_cnn.ink`` leaves them."""
+KINDS = ("scan", "stretched", "8x8", "thick", "thin", "blur", "jpeg", "tiny")
 
 
 def _crop(digit: np.ndarray) -> np.ndarray:
@@ -32,18 +33,29 @@ def _scaled(image: np.ndarray, factor: float) -> np.ndarray:
     return _resize(image, round(image.shape[1] * factor), round(image.shape[0] * factor))
 
 
-def _scan(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 16x16 scan: the digit fills the field (stretched to it, as some scanners' forms do, or
-    not), binarized or grey, then shown 1 to 6 times larger."""
+def _scan(digit: np.ndarray, rng: np.random.Generator, stretched: bool) -> np.ndarray:
+    """A 16x16 scan, binarized or grey, shown 1 to 6 times larger: the digit fills the field
+    (``stretched`` to it, as some scanners' forms do, or fitted in it)."""
     crop = _crop(digit)
-    if rng.random() < 0.5:
+    if stretched:
         low = _resize(crop, 16, 16)
     else:
         scale = 16 / max(crop.shape)
         low = _resize(crop, round(crop.shape[1] * scale), round(crop.shape[0] * scale))
     if rng.random() < 0.5:
         low = (low > rng.uniform(0.25, 0.6) * low.max()).astype(np.float32)
-    factor = int(rng.integers(1, 7))
+    return _enlarged(low, rng, 6)
+
+
+def _eight(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An 8x8 reduction in 17 grey levels (as the UCI and scikit-learn digits are), shown 1
+    to 8 times larger."""
+    low = _resize(digit, 8, 8)
+    return _enlarged(np.round(low / max(float(low.max()), 1e-6) * 16) / 16, rng, 8)
+
+
+def _enlarged(low: np.ndarray, rng: np.random.Generator, most: int) -> np.ndarray:
+    factor = int(rng.integers(1, most + 1))
     return _resize(low, low.shape[1] * factor, low.shape[0] * factor,
                    nearest=rng.random() < 0.5)
 
@@ -64,9 +76,12 @@ def _jpeg(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def handed_over(digit: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
-    """One 28x28 MNIST digit (float, white on black) as a picture of ``kind`` (``KINDS``)."""
-    if kind == "scan":
-        picture = _scan(digit, rng)
+    """One 28x28 MNIST digit (float, white on black) as a picture of ``kind`` (``KINDS``):
+    dark ink on white paper, grayscale with 1 white, as a file holds it."""
+    if kind in ("scan", "stretched"):
+        picture = _scan(digit, rng, stretched=kind == "stretched")
+    elif kind == "8x8":
+        picture = _eight(digit, rng)
     elif kind in ("thick", "thin"):
         picture = _pen(digit, rng, kind == "thick")
     elif kind == "blur":
@@ -75,21 +90,29 @@ def handed_over(digit: np.ndarray, kind: str, rng: np.random.Generator) -> np.nd
         picture = _jpeg(digit, rng)
     else:
         picture = _scaled(_crop(digit), float(rng.uniform(10, 17)) / 20)
-    picture = picture / max(float(picture.max()), 1e-6)
-    return np.where(picture < PAPER_NOISE, 0.0, picture).astype(np.float32)
+    return (1.0 - np.clip(picture / max(float(picture.max()), 1e-6), 0, 1)).astype(np.float32)
+
+
+def as_read(gray: np.ndarray) -> np.ndarray | None:
+    """The network input the recognizer makes of a picture holding one digit (grayscale, 1
+    white): brought to the pen's scale, its ink found (polarity, the paper's level under it,
+    what stands out) and normalized whole; ``None`` when no ink stands out."""
+    ink = find_ink(at_pen_scale(gray))
+    return None if ink is None else normalize(ink.intensity)
 
 
 def handed_over_inputs(digits: torch.Tensor, seed: int | np.random.Generator = 0,
                        kinds: tuple[str, ...] = KINDS) -> torch.Tensor:
     """Network inputs ``(N, 28, 28)`` for MNIST digits (float ``(N, 28, 28)``, white on black),
-    each handed over one of the ``kinds`` ways in turn and normalized as the recognizer does
-    (blank ones stay blank). ``seed``: a seed, or the generator to draw from."""
+    each handed over one of the ``kinds`` ways in turn and read as the recognizer reads a
+    file (``as_read``; blank ones stay blank). ``seed``: a seed, or the generator to draw
+    from."""
     rng = np.random.default_rng(seed)
     out = np.zeros((len(digits), SIDE, SIDE), np.float32)
     for index, digit in enumerate(digits.numpy()):
         if digit.max() <= 0.05:
             continue
-        pixels = normalize(handed_over(digit, kinds[index % len(kinds)], rng))
+        pixels = as_read(handed_over(digit, kinds[index % len(kinds)], rng))
         if pixels is not None:
             out[index] = pixels
     return torch.from_numpy(out)

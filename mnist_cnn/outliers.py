@@ -1,12 +1,13 @@
 """Marks that are not digits, made on the fly for fitting the not-a-digit detector.
 
-What users hand over that is no digit: letters and signs of other alphabets (set in the fonts
-matplotlib ships, slanted and thickened like handwriting, or drawn as pen strokes), scribbles,
-shapes and doodles, digits mirrored or turned on their side, two digits written over one
-another, and the pieces and pairs that a wrong cut through a number makes. Each is normalized
-like a digit (``normalization.normalize_batch``), and a share is handed over the way users'
-pictures come (``mnist_cnn.handed``), so that a scan's blockiness or a blur says nothing about
-being a digit.
+What users hand over that is no digit: characters of other alphabets and scripts, drawn from
+real stroke data with a pen (``mnist_cnn.strokes``) or set in the fonts matplotlib ships,
+slanted and thickened like handwriting, scribbles, shapes and doodles, digits mirrored or
+turned on their side, two digits written over one another, and the pieces and pairs that a
+wrong cut through a number makes. Each is normalized like a digit
+(``normalization.normalize_batch``), and a share is handed over the way users' pictures come
+(``mnist_cnn.handed``), so that a scan's blockiness or a blur says nothing about being a
+digit.
 """
 
 import functools
@@ -19,9 +20,8 @@ import torch.nn.functional as F
 
 from mnist_cnn.handed import handed_over_inputs
 from mnist_cnn.normalization import normalize_batch
+from mnist_cnn.strokes import CANVAS, Glyph, drawn
 
-CANVAS = 56
-"""Outliers are drawn on this canvas, then normalized like any digit."""
 LATIN = "ACDEFHKMNPRTUVWXYacefhkmnrtuvwxy"
 GREEK = "ΓΔΛΞΠΣΦΨΩαβγεζηλμξπσφψω"
 CYRILLIC = "ГДЖИЙЛПФЦШЩЪЫЭЮЯвгджлфцшщыэюя"
@@ -270,29 +270,33 @@ def _halves(images: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return out
 
 
-def outliers(digits: torch.Tensor, labels: torch.Tensor, count: int, seed: int = 0,
-             handed: float = 1 / 3) -> torch.Tensor:
-    """``count`` normalized 28x28 outliers made from ``digits`` (float ``(N, 28, 28)``, white
-    on black, with their ``labels``) and from pen strokes and fonts: a quarter pieces and
-    pairs of digits, an eighth each turned and overlaid digits, strokes and shapes,
-    scribbles, glyphs of other alphabets, and parts of those three; the share ``handed``
-    handed over as users' pictures come."""
+def outliers(digits: torch.Tensor, labels: torch.Tensor, count: int, characters: list[Glyph],
+             seed: int = 0, handed: float = 1 / 3) -> torch.Tensor:
+    """``count`` normalized 28x28 outliers: half ``characters`` of real stroke data drawn with
+    a pen (``strokes.draw``; a fifth of them cut in half as a wrong cut leaves them), half
+    made from ``digits`` (float ``(N, 28, 28)``, white on black, with their ``labels``) and
+    from pen strokes and fonts: pieces and pairs of digits, turned and overlaid digits,
+    strokes and shapes, scribbles, glyphs set in fonts, and parts of those three. The share
+    ``handed`` is handed over as users' pictures come."""
     rng = np.random.default_rng(seed)
-    eighth = count // 8
+    drawn_count = count // 2
+    written = drawn(characters, drawn_count, rng, drop_strokes=True)
+    cut = drawn_count // 5
+    parts = [_halves(written[:cut], rng), written[cut:]]
+    sixteenth = (count - drawn_count) // 8
 
     def some(share: int) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.from_numpy(rng.integers(0, len(digits), share))
         return digits[index], labels[index]
 
-    pieces = _pieces(some(2 * eighth)[0], rng)
-    turned = _turned(*some(2 * eighth), rng)[:eighth]
-    drawn = [_strokes(eighth, rng), _scribbles(eighth, rng), _glyphs(eighth, rng)]
-    parts = [pieces, turned, _overlaid(some(eighth)[0], rng), *drawn]
+    parts += [_pieces(some(2 * sixteenth)[0], rng), _turned(*some(2 * sixteenth), rng)[:sixteenth],
+              _overlaid(some(sixteenth)[0], rng), _strokes(sixteenth, rng),
+              _scribbles(sixteenth, rng), _glyphs(sixteenth, rng)]
     remaining = count - sum(len(part) for part in parts)
     whole = torch.cat([_strokes(remaining // 3, rng), _scribbles(remaining // 3, rng),
                        _glyphs(remaining - 2 * (remaining // 3), rng)])
     parts.append(_halves(whole, rng))
     made = torch.cat([normalize_batch(part) for part in parts])
     made = made[torch.from_numpy(rng.permutation(len(made)))]
-    cut = round(handed * len(made))
-    return torch.cat([handed_over_inputs(made[:cut], rng), made[cut:]])
+    share = round(handed * len(made))
+    return torch.cat([handed_over_inputs(made[:share], rng), made[share:]])

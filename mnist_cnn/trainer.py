@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from mnist_cnn import shipped
 from mnist_cnn.checkpoint import ensure_writable_dir, load_model, save_checkpoint, sidecar_path
 from mnist_cnn.cli import (
     add_common_arguments,
@@ -273,12 +274,15 @@ def train(*, epochs: int = DEFAULTS.epochs, hard_share: float = DEFAULTS.hard_sh
 
 
 def fit_detector_beside(args: argparse.Namespace, device: torch.device) -> int:
-    """``--fit-detector``: fit the not-a-digit detector on MNIST's training digits and save it
-    beside ``--checkpoint``, where the recognizer looks before taking the shipped one."""
+    """``--fit-detector``: fit the not-a-digit detector on MNIST's training digits, calibrated
+    with the ConvNet at ``--checkpoint`` (the shipped one when there is none there), and save
+    it beside ``--checkpoint``, where the recognizer looks before taking the shipped one."""
     ensure_writable_dir(args.checkpoint)
+    reader = load_model(args.checkpoint if args.checkpoint.exists() else shipped.MODEL, device)
     data = load_mnist(args.data_dir, download=not args.no_download)
     started = time.perf_counter()
-    detector = fit_detector(data.train.images, data.train.labels, device, seed=args.seed)
+    detector = fit_detector(data.train.images, data.train.labels, device, reader,
+                            seed=args.seed)
     save_detector(detector, args.checkpoint)
     print(f"Fitted the not-a-digit detector in {time.perf_counter() - started:.1f}s "
           f"(threshold {float(detector.threshold):.2f}), saved to "

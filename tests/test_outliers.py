@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from mnist_cnn import outliers as made
+from mnist_cnn.strokes import hershey
 
 from conftest import synthetic_digits
 
@@ -15,10 +16,11 @@ def _digits(count: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_outliers_are_framed_marks_and_reproducible():
     digits, labels = _digits(64)
-    first = made.outliers(digits, labels, 64, seed=1)
+    characters = hershey()[1]
+    first = made.outliers(digits, labels, 64, characters, seed=1)
     assert first.shape == (64, 28, 28) and first.min() >= 0 and first.max() <= 1
     assert (first.amax((1, 2)) > 0.5).float().mean() > 0.95, "hardly a blank one"
-    assert torch.equal(first, made.outliers(digits, labels, 64, seed=1))
+    assert torch.equal(first, made.outliers(digits, labels, 64, characters, seed=1))
 
 
 def test_only_asymmetric_digits_are_turned():
