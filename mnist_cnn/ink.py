@@ -42,7 +42,8 @@ LIGHTING_SPAN = 0.5
 LIGHTING_SIDE = 96
 """... computed on a copy reduced to about this long a side."""
 DIMMEST_PAPER = 0.1
-"""Paper darker than this (in shadow) is taken as this bright, so noise is not magnified."""
+"""Paper in shadow is no darker than this: darker is beyond the page (a book's edge, a table),
+where no ink is looked for."""
 PANEL_AREA = 0.03
 """A card of other paper covers at least this share of the picture..."""
 PANEL_SQUARE = 0.92
@@ -277,6 +278,10 @@ def _ink_on_paper(gray: np.ndarray, ignore: np.ndarray | None = None,
     light = np.maximum(1.0 - level, DIMMEST_PAPER) if dark_ink else np.float32(1.0)
     contrast = (smooth - level) / light
     near_ink = cv2.dilate(rough.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    if dark_ink:  # the dark beyond the page: a book's edge, a table, where no ink is looked for
+        beyond = level > 1.0 - DIMMEST_PAPER
+        contrast[beyond] = 0.0
+        ignore = beyond if ignore is None else ignore | beyond
     paper = ~near_ink if ignore is None else ~(near_ink | ignore)
     noise = _noise(smooth, paper, lag, light)
     peak = float(contrast.max())

@@ -151,6 +151,17 @@ def test_the_shapes_tell_which_class_is_ink_when_the_digit_fills_its_field(digit
     assert dark_by_shape(halves) is None
 
 
+def test_the_dark_beyond_the_page_holds_no_ink():
+    """A scanned register: the book's black edge down the left, grainy, beside the white page
+    with a number on it. The edge is beyond the page: no ink is found in it, the number is."""
+    page = on_paper(np.pad(write("56", height=30), 25))
+    edge = np.random.default_rng(0).uniform(0.0, 0.08, (page.shape[0], 40)).astype(np.float32)
+    ink = find_ink(np.concatenate([edge, page], axis=1))
+    assert not ink.mask[:, :38].any()
+    rows, cols = np.flatnonzero(ink.mask.any(1)), np.flatnonzero(ink.mask.any(0))
+    assert cols[0] >= 60 and rows[-1] - rows[0] + 1 >= 28
+
+
 def test_a_one_pixel_stroke_is_not_lost():
     gray = np.full((40, 400), 0.92, dtype=np.float32)
     gray[5:35, 201] = 0.1
