@@ -40,6 +40,7 @@ from pathlib import Path
 import httpx
 from PIL import Image, ImageDraw
 
+from mnist_cnn import shipped
 from mnist_cnn.app import API_PATH, CANVAS_SIDE, PEN_RADIUS
 from mnist_cnn.draw import CPU_THREADS
 
@@ -239,7 +240,8 @@ def report(tally: Tally, seconds: float, memory: list[tuple[str, float]]) -> boo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", type=Path, default=Path("model.ckpt"))
+    parser.add_argument("--checkpoint", type=Path, default=shipped.MODEL,
+                        help="default: the shipped model")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--uploads", type=int, default=1000,
                         help="uploads per client, after the warm-up (default 1000)")

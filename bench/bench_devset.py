@@ -8,7 +8,7 @@ checkpoint: the default reading against the network alone (``--one-digit --no-re
 - real numbers: string accuracy by source (cheque amounts, register row numbers);
 - real non-digits: the share called "not a digit", by family.
 
-    python bench/bench_devset.py --checkpoint model.ckpt [--checkpoint other.ckpt]
+    python bench/bench_devset.py [--checkpoint model.ckpt --checkpoint other.ckpt]
 """
 
 import argparse
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from mnist_cnn import shipped
 from mnist_cnn.recognition import Options, Recognizer
 from mnist_cnn.results import Recognition
 
@@ -70,8 +71,11 @@ def nondigits(name: str, recognizer: Recognizer, paths: list[Path], kinds: list[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, action="append", required=True)
+    parser.add_argument("--checkpoint", type=Path, action="append",
+                        help="a checkpoint to read with (repeat for several; default: the "
+                             "shipped model)")
     args = parser.parse_args()
+    args.checkpoint = args.checkpoint or [shipped.MODEL]
     print(f"machine: {describe()}")
     device = torch.device("cpu")
     sets = {"images": devset.single_digits(), "scans": devset.scans(),

@@ -1,20 +1,20 @@
-"""Benchmark: reading digits the way users hand them over, against the reference's transform.
+"""Benchmark: reading digits the way users hand them over, against the reference-style loop.
 
-1. Renders the 10,000 MNIST test digits as user-style image files (bench/render.py, fixed seed).
-2. Accuracy on them with the same checkpoint(s): (a) the reference transform (resize to 28x28,
-   invert, /255; ``--preprocess plain``) and (b) ours (``--preprocess mnist``).
-3. Throughput on those files, in this process (interpreter start excluded): our batched,
-   multi-process recognizer (numbers searched for, digit score on) vs a per-image
-   reference-style loop.
-4. Memory and output of ``mnist-recognize FOLDER --json`` on all of them (peak RSS, valid JSON).
-5. Start-up: ``mnist-recognize num-draft/*.png --no-grid`` vs ``python -c "import torch"``.
-6. The real dev digits, form by form (photos and canvases, scans, scans binarized, binarized
+1. The real dev digits, form by form (photos and canvases, scans, scans binarized, binarized
    and stretched to fill the field, 8x8 reductions enlarged; ``devset.single_digit_files``,
    read in place or written to a temporary folder): images/s of the recognizer with its
-   defaults against the reference-style loop on the same files (median of ``--repeats``
-   rounds each, start-up excluded), and how many each reads right.
+   defaults against a reference-style loop on the same files (open, grayscale, resize to
+   28x28, invert, predict one at a time), start-up excluded, in ``--repeats`` alternating
+   rounds, and how many each reads right. ``--dev-only`` stops here.
+2. Renders the 10,000 MNIST test digits as user-style image files (bench/render.py, fixed seed).
+3. Accuracy on them with the same checkpoint(s): (a) the reference transform (resize to 28x28,
+   invert, /255; ``--preprocess plain``) and (b) ours (``--preprocess mnist``).
+4. Throughput on those files, in this process (interpreter start excluded): our batched,
+   multi-process recognizer (numbers searched for, digit score on) vs the loop.
+5. Memory and output of ``mnist-recognize FOLDER --json`` on all of them (peak RSS, valid JSON).
+6. Start-up: ``mnist-recognize num-draft/*.png --no-grid`` vs ``python -c "import torch"``.
 
-    python bench/bench_recognize.py --checkpoint model.ckpt --data-dir ../shared/MNIST_data
+    python bench/bench_recognize.py --data-dir ../shared/MNIST_data [--checkpoint model.ckpt]
 """
 
 import argparse
