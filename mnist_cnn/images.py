@@ -31,9 +31,9 @@ INVISIBLE_INK = 25
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 """What Pillow raises for a file it cannot decode (Pillow decodes lazily, so also ``to_gray``)."""
 ARRAY_CHANNELS = (1, 3, 4)
+"""An (H, W, C) array is grayscale, RGB or RGBA."""
 ORIENTATION_SOURCES = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
 """Where Pillow finds a picture's orientation, beside a TIFF's own tags."""
-"""An (H, W, C) array is grayscale, RGB or RGBA."""
 
 
 def _open_error(name: str, path: Path | None, error: BaseException) -> ImageError:

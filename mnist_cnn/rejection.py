@@ -95,13 +95,13 @@ def fit_detector(digits: torch.Tensor, labels: torch.Tensor, device: torch.devic
     order = torch.randperm(len(digits), generator=generator)
     pixels = digits.cpu().float().div(255)
     chosen, others = order[:count], order[count:2 * count]
-    fifth, tenth = 2 * count // 5, count // 10
-    drawn_digits = normalize_batch(drawn(digit_glyphs, count - 2 * fifth - tenth, rng,
+    two_fifths, tenth = 2 * count // 5, count // 10
+    drawn_digits = normalize_batch(drawn(digit_glyphs, count - 2 * two_fifths - tenth, rng,
                                          drop_strokes=False))
     positive = torch.cat([
-        normalize_batch(pixels[chosen[:fifth]]),
-        handed_over_inputs(pixels[chosen[fifth:2 * fifth]], rng),
-        normalize_batch(restroked(pixels[chosen[2 * fifth:2 * fifth + tenth]], rng)),
+        normalize_batch(pixels[chosen[:two_fifths]]),
+        handed_over_inputs(pixels[chosen[two_fifths:2 * two_fifths]], rng),
+        normalize_batch(restroked(pixels[chosen[2 * two_fifths:2 * two_fifths + tenth]], rng)),
         handed_over_inputs(drawn_digits[:len(drawn_digits) // 3], rng),
         drawn_digits[len(drawn_digits) // 3:]])
     negative = outliers(pixels[others], labels.cpu()[others], count, other_glyphs, seed)

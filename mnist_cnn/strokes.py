@@ -43,33 +43,29 @@ KANJI_LOOK_ALIKES = set("〇口ロ回日目曰巳己乙了")
 those of one or two strokes (katakana fu, hiragana ro, kanji seven and nine) are all left
 out."""
 FEWEST_STROKES = 3
-
+STEPS = np.linspace(0, 1, 8, endpoint=False)[None, :]
+"""Where each segment of a KanjiVG path is sampled."""
+FIT_EXTRA = "pip install 'mnist-cnn[fit]' (or -e '.[fit]' in a clone)"
 
 Glyph = list[np.ndarray]
 """A character as strokes, each a ``(K, 2)`` array of points (x, y; y down), in its units."""
-FIT_EXTRA = "pip install 'mnist-cnn[fit]' (or -e '.[fit]' in a clone)"
 
 
 def _missing(package: str) -> UsageError:
     return UsageError(f"fitting the detector needs the {package} package: {FIT_EXTRA}")
 
 
-STEPS = np.linspace(0, 1, 8, endpoint=False)[None, :]
-"""Where each segment of a path is sampled."""
-
-
 def _path_points(path: object) -> np.ndarray:
     """Points along an ``svg.path`` path, each segment at ``STEPS``: cubic curves (nearly all
     of KanjiVG's) by their formula, lines as straight cubic ones."""
-    steps = STEPS
     drawn = [segment for segment in path if type(segment).__name__ != "Move"]
     if not drawn:
         return np.zeros((0, 2))
     curves = np.array([[s.start, s.control1, s.control2, s.end] if hasattr(s, "control2")
                        else [s.start, s.start, s.end, s.end] for s in drawn])
     p0, p1, p2, p3 = (curves[:, i:i + 1] for i in range(4))
-    u = 1 - steps
-    z = u**3 * p0 + 3 * u**2 * steps * p1 + 3 * u * steps**2 * p2 + steps**3 * p3
+    t, u = STEPS, 1 - STEPS
+    z = u**3 * p0 + 3 * u**2 * t * p1 + 3 * u * t**2 * p2 + t**3 * p3
     z = np.concatenate([z.ravel(), [drawn[-1].end]])
     return np.stack([z.real, z.imag], axis=1)
 
@@ -108,7 +104,7 @@ def kanjivg() -> tuple[list[Glyph], list[Glyph]]:
 @functools.cache
 def hershey() -> tuple[list[Glyph], list[Glyph]]:
     """The Hershey fonts' digits (Latin fonts), and their letters and signs that are no
-    digit's look-alike (Latin, script and gothic fonts, Greek and Cyrillic)."""
+    digit's look-alike (Latin, italic and script fonts, Greek and Cyrillic)."""
     try:
         from HersheyFonts import HersheyFonts
     except ImportError as error:

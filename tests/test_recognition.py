@@ -132,9 +132,10 @@ def test_a_checkpoint_without_a_detector_sidecar_takes_the_shipped_detector(chec
     assert unchecked.detector is None and result.digits[0].score is None
 
 
-@pytest.mark.slow
-def test_trained_weights_read_numbers_and_say_not_a_digit(trained_checkpoint, tmp_path):
-    recognizer = Recognizer.from_checkpoint(trained_checkpoint, CPU)
+def test_the_shipped_model_reads_numbers_and_says_not_a_digit():
+    """The default model (six epochs; a one-epoch model reads this drawn 6 as a 5 about as
+    often as not)."""
+    recognizer = Recognizer.from_checkpoint(shipped.MODEL, CPU)
     assert recognizer.detector is not None and not recognizer.notes
     assert recognizer.read_image(as_image(on_paper(write("4270"))), "n").number == "4270"
     touching = recognizer.read_image(as_image(on_paper(write("1234567", gap=0.02))), "t")
@@ -145,7 +146,7 @@ def test_trained_weights_read_numbers_and_say_not_a_digit(trained_checkpoint, tm
     pen.line([(45, 95), (100, 35), (155, 95)], fill=0, width=6)
     result = recognizer.read_image(house, "house")
     assert result.not_digit and result.number == "" and result.rejected[0].closest in range(10)
-    plain = Recognizer.from_checkpoint(trained_checkpoint, CPU, reject=False)
+    plain = Recognizer.from_checkpoint(shipped.MODEL, CPU, reject=False)
     assert plain.read_image(house, "house").digit in range(10)
 
 
