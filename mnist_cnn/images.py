@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from mnist_cnn.errors import ImageError
 from mnist_cnn.ink import ink_is_dark
@@ -55,14 +55,16 @@ def _open_error(name: str, path: Path | None, error: BaseException) -> ImageErro
 
 def _composite_on_white(image: Image.Image) -> Image.Image:
     """Transparent parts become white paper; if that hides the ink (white ink on a transparent
-    background), the opacity itself is the drawing."""
-    rgba = image.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    flat = Image.alpha_composite(white, rgba).convert("L")
-    low, high = flat.getextrema()
-    if high - low < INVISIBLE_INK:
-        return ImageOps.invert(rgba.getchannel("A"))
-    return flat
+    background), the opacity itself is the drawing. The grey of the colours is composited, not
+    the colours: the same picture (grey is linear in them), in a tenth of the time on a big
+    canvas."""
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+    opacity = np.asarray(rgba.getchannel("A"))
+    darkness = cv2.multiply(255 - np.asarray(rgba.convert("L")), opacity, scale=1 / 255)
+    flat = 255 - darkness
+    if int(flat.max()) - int(flat.min()) < INVISIBLE_INK:
+        return Image.fromarray(255 - opacity)
+    return Image.fromarray(flat)
 
 
 def _grayscale(image: Image.Image) -> Image.Image:
@@ -106,10 +108,14 @@ def _reduce(gray: Image.Image) -> Image.Image:
     return gray.reduce(factor)
 
 
-def _may_be_turned(image: Image.Image) -> bool:
-    """Whether ``image`` carries metadata that may hold an orientation: looking for one costs
-    more than decoding a small scan, and most pictures have none."""
-    return hasattr(image, "tag_v2") or any(key in image.info for key in ORIENTATION_SOURCES)
+def _turned(image: Image.Image) -> bool:
+    """Whether ``image``'s metadata (EXIF, XMP, a TIFF's tags) says it is to be turned or
+    mirrored. Looked for only where there is metadata: that costs more than decoding a small
+    scan, and most pictures have none; and read before turning, which copies even a picture
+    that stays as it is."""
+    if not (hasattr(image, "tag_v2") or any(key in image.info for key in ORIENTATION_SOURCES)):
+        return False
+    return image.getexif().get(ExifTags.Base.Orientation, 1) != 1
 
 
 def to_gray(image: Image.Image, name: str) -> tuple[np.ndarray, float]:
@@ -125,7 +131,7 @@ def to_gray(image: Image.Image, name: str) -> tuple[np.ndarray, float]:
         factor = reduction_factor(width, height)
         image.draft("L", (width // factor, height // factor))
     image.load()  # a PNG's EXIF may follow its pixels
-    upright = ImageOps.exif_transpose(image) if _may_be_turned(image) else image
+    upright = ImageOps.exif_transpose(image) if _turned(image) else image
     turned = upright.size != image.size
     gray = _grayscale(upright)
     reduced = _reduce(gray)
