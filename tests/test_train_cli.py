@@ -1,4 +1,5 @@
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -6,7 +7,10 @@ import time
 import pytest
 import torch
 
+from mnist_cnn import shipped
 from mnist_cnn.checkpoint import load_model
+from mnist_cnn.recognition import Recognizer
+from mnist_cnn.rejection import detector_path
 from mnist_cnn.trainer import main
 from mnist_cnn.training import resolve_precision
 
@@ -174,3 +178,19 @@ def test_progress_bar_on_a_terminal_and_plain_lines_otherwise(capsys):
         assert "Epoch [1/1], Step [2/2], Loss: 0.5000" in captured.out
         assert "Epoch [1/1] done in 1.0s, Test accuracy: 97.00 %" in captured.out
         assert ("Epoch 1/1" in captured.err) == show_bar
+
+
+@pytest.mark.slow
+def test_fit_detector_saves_a_sidecar_the_recognizer_takes(tiny_mnist, tmp_path, capsys):
+    """``--fit-detector`` trains nothing else: with no checkpoint there, it calibrates with the
+    shipped model and saves ``model.detector.pt``, which then comes before the shipped one."""
+    checkpoint = tmp_path / "model.ckpt"
+    assert main(["--fit-detector", "--data-dir", str(tiny_mnist), "--no-download",
+                 "--checkpoint", str(checkpoint), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "Fitted the not-a-digit detector" in out and str(detector_path(checkpoint)) in out
+    assert detector_path(checkpoint).is_file() and not checkpoint.exists()
+    shutil.copyfile(shipped.MODEL, checkpoint)
+    reader = Recognizer.load(checkpoint, device="cpu")
+    fitted = torch.load(detector_path(checkpoint), weights_only=True)["threshold"]
+    assert reader.reject_threshold == float(fitted)
