@@ -222,6 +222,17 @@ def test_a_wide_digit_alone_is_read_as_one_digit(trained_checkpoint, real_mnist)
     assert several <= 10 and read >= 60
 
 
+def _scan(digit: np.ndarray, stretched: bool, side: int) -> Image.Image:
+    """An MNIST digit as a binarized 16x16 scan, dark on white, shown at ``side`` px: cropped
+    tight to its height (the field as it is across) or stretched to fill the field."""
+    rows, cols = np.flatnonzero(digit.max(1) > 80), np.flatnonzero(digit.max(0) > 80)
+    crop = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if stretched else \
+        digit[rows[0]:rows[-1] + 1]
+    low = cv2.resize(crop, (16, 16), interpolation=cv2.INTER_AREA) > 100
+    scan = 255 * (1 - low.astype(np.uint8))
+    return Image.fromarray(cv2.resize(scan, (side, side), interpolation=cv2.INTER_NEAREST))
+
+
 @pytest.mark.slow
 def test_a_scan_stretched_to_fill_its_field_is_read_the_right_way_round(trained_checkpoint,
                                                                          real_mnist):
@@ -236,12 +247,7 @@ def test_a_scan_stretched_to_fill_its_field_is_read_the_right_way_round(trained_
     for digit, label in zip(test.data[:120].numpy(), test.targets[:120].tolist(), strict=True):
         if label == 1:
             continue  # stretched to the field, a 1 is a block
-        rows, cols = np.flatnonzero(digit.max(1) > 80), np.flatnonzero(digit.max(0) > 80)
-        crop = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-        low = cv2.resize(crop, (16, 16), interpolation=cv2.INTER_AREA) > 100
-        scan = cv2.resize(255 * (1 - low.astype(np.uint8)), (48, 48),
-                          interpolation=cv2.INTER_NEAREST)
-        hits += recognizer.read_image(Image.fromarray(scan.astype(np.uint8))).number == str(label)
+        hits += recognizer.read_image(_scan(digit, True, 48)).number == str(label)
         count += 1
     assert hits >= 0.9 * count
 
@@ -259,17 +265,6 @@ def test_a_blocky_enlarged_scan_reads_right(trained_checkpoint, real_mnist):
                           interpolation=cv2.INTER_NEAREST)
         hits += recognizer.read_image(Image.fromarray(scan.astype(np.uint8))).number == str(label)
     assert hits >= 47
-
-
-def _scan(digit: np.ndarray, stretched: bool, side: int) -> Image.Image:
-    """An MNIST digit as a binarized 16x16 scan, dark on white, shown at ``side`` px: cropped
-    tight to its height (the field as it is across) or stretched to fill the field."""
-    rows, cols = np.flatnonzero(digit.max(1) > 80), np.flatnonzero(digit.max(0) > 80)
-    crop = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if stretched else \
-        digit[rows[0]:rows[-1] + 1]
-    low = cv2.resize(crop, (16, 16), interpolation=cv2.INTER_AREA) > 100
-    scan = 255 * (1 - low.astype(np.uint8))
-    return Image.fromarray(cv2.resize(scan, (side, side), interpolation=cv2.INTER_NEAREST))
 
 
 @pytest.mark.slow
