@@ -98,7 +98,8 @@ class Prepared:
     error: str | None = None
     other_polarity: "Prepared | None" = None
     """The same picture read with ink and paper the other way round, when the ink reached
-    three edges or more (``ink.edges_reached``): whichever reads better is kept."""
+    three edges or more (``ink.edges_reached``) and the shapes of ink and paper did not settle
+    which is which (``ink.dark_by_shape``): whichever reads better is kept."""
 
 
 Picture = str | os.PathLike | Image.Image | np.ndarray | bytes
