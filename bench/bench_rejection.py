@@ -40,10 +40,11 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def picture_scores(recognizer: Recognizer, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     """Per picture: the highest digit score and the highest softmax confidence of its marks
-    (-inf for a picture with no mark)."""
+    (-inf for a picture with no mark; +inf for two digits read whole as a pair, which the
+    detector does not judge)."""
     scores, confidences = [], []
     for result in recognizer.read_paths(paths):
-        marks = [(d.score, d.confidence) for d in result.digits]
+        marks = [(np.inf if d.score is None else d.score, d.confidence) for d in result.digits]
         scores.append(max((s for s, _ in marks), default=-np.inf))
         confidences.append(max((c for _, c in marks), default=-np.inf))
     return np.array(scores), np.array(confidences)

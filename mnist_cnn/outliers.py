@@ -270,6 +270,17 @@ def _halves(images: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return out
 
 
+def marks(count: int, characters: list[Glyph], seed: int = 0) -> torch.Tensor:
+    """``count`` marks that are no digit, on the canvas (float ``(count, CANVAS, CANVAS)``, not
+    normalized): half ``characters`` of stroke data drawn with a pen, the rest pen strokes and
+    shapes, scribbles and glyphs set in fonts."""
+    rng = np.random.default_rng(seed)
+    third = (count - count // 2) // 3
+    return torch.cat([drawn(characters, count // 2, rng, drop_strokes=True),
+                      _strokes(third, rng), _scribbles(third, rng),
+                      _glyphs(count - count // 2 - 2 * third, rng)])
+
+
 def outliers(digits: torch.Tensor, labels: torch.Tensor, count: int, characters: list[Glyph],
              seed: int = 0, handed: float = 1 / 3) -> torch.Tensor:
     """``count`` normalized 28x28 outliers: half ``characters`` of real stroke data drawn with

@@ -35,18 +35,21 @@ from mnist_cnn.errors import ImageError, UsageError
 from mnist_cnn.images import decode_array, decode_bytes, decode_image, read_grayscale
 from mnist_cnn.ink import Ink, at_pen_scale, dark_by_shape, edges_reached, find_ink
 from mnist_cnn.model import for_inference
-from mnist_cnn.normalization import SIDE, normalize, plain_input
+from mnist_cnn.normalization import SIDE, normalize, normalize_batch, plain_input
+from mnist_cnn.pairs import NOT_DIGITS, ONE_DIGIT, PairReader, load_pair_reader
 from mnist_cnn.rejection import DigitDetector, load_detector
 from mnist_cnn.results import DigitReading, Recognition, RejectedMark
-from mnist_cnn.segmentation import (
-    Candidate,
-    Layout,
+from mnist_cnn.scoring import (
+    SearchInputs,
+    Values,
     best_reading,
-    find_candidates,
+    candidate_values,
     reading_value,
-    whole,
+    search_inputs,
 )
+from mnist_cnn.segmentation import Candidate, Layout, find_candidates, whole
 from mnist_cnn.shipped import resolve_checkpoint
+from mnist_cnn.verifier import CLASSES, ONE, TWO, SegmentVerifier, load_verifier
 
 IMAGE_SUFFIXES = frozenset({
     ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm",
@@ -96,6 +99,9 @@ class Prepared:
     scale: float = 1.0
     preview: np.ndarray | None = None
     error: str | None = None
+    search: SearchInputs | None = None
+    """What the segment verifier and the pair reader read, where the picture was searched for
+    digits (``scoring.search_inputs``); ``None`` where it was read as one."""
     other_polarity: "Prepared | None" = None
     """The same picture read with ink and paper the other way round, when the ink reached
     three edges or more (``ink.edges_reached``) and the shapes of ink and paper did not settle
@@ -196,7 +202,9 @@ def _lay_out(ink: Ink | None, options: Options, scale: float,
         return Prepared(None, None, scale, preview)
     stacked = np.stack([np.zeros((SIDE, SIDE), np.float32) if pixels is None else pixels
                         for pixels in inputs])
-    return Prepared(stacked, Layout(layout.candidates, [], layout.segments), scale, preview)
+    search = search_inputs(layout) if layout.lines else None
+    return Prepared(stacked, Layout(layout.candidates, [], layout.segments), scale, preview,
+                    search=search)
 
 
 def prepare_path(path: Path | str, options: Options, keep_preview: bool = False) -> Prepared:
@@ -244,24 +252,31 @@ class Recognizer:
     ``top_k``: how many likely digits each reading lists; ``detector``: the not-a-digit
     detector, which gives each mark a digit score (``None``: every mark is read as a digit);
     ``reject_threshold``: below this digit score a mark is not a digit (default: the one
-    fitted with the detector).
+    fitted with the detector); ``verifier`` and ``pair_reader``: the segment verifier and
+    the pair reader, which judge how a line divides into digits (``None``: by the network's
+    confidence alone).
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device, *, top_k: int = 1,
                  threshold: float = 0.5, options: Options = Options(),
                  detector: DigitDetector | None = None,
-                 reject_threshold: float | None = None) -> None:
+                 reject_threshold: float | None = None,
+                 verifier: SegmentVerifier | None = None,
+                 pair_reader: PairReader | None = None) -> None:
         self.model = model.to(device).eval()
         self.device = device
         self.top_k = top_k
         self.threshold = threshold
         self.options = options
         self.detector = detector.to(device).eval() if detector is not None else None
+        self.verifier = verifier.to(device).eval() if verifier is not None else None
+        self.pair_reader = pair_reader.to(device).eval() if pair_reader is not None else None
         self._networks = [None if network is None else
                           for_inference(network).to(memory_format=MEMORY_FORMAT)
-                          for network in (self.model, self.detector)]
-        """What reads: faster copies of the model and the detector (``model.for_inference``),
-        in channels-last layout."""
+                          for network in (self.model, self.detector, self.verifier,
+                                          self.pair_reader)]
+        """What reads: faster copies of the networks (``model.for_inference``), in
+        channels-last layout."""
         self.reject_threshold = (reject_threshold if reject_threshold is not None
                                  else float(detector.threshold) if detector is not None else None)
         self.notes: list[str] = []
@@ -293,12 +308,14 @@ class Recognizer:
     @classmethod
     def from_checkpoint(cls, checkpoint: Path, device: torch.device, reject: bool = True,
                         **settings) -> "Recognizer":
-        """Load ``checkpoint`` and, with ``reject``, the not-a-digit detector (its sidecar, or
-        the shipped one); raises ``CheckpointError`` with a one-line reason. ``load`` is the
-        same with the settings checked, the device resolved and the default checkpoint found."""
+        """Load ``checkpoint``, the segment verifier, the pair reader and, with ``reject``, the
+        not-a-digit detector (each its sidecar, or the shipped one); raises ``CheckpointError``
+        with a one-line reason. ``load`` is the same with the settings checked, the device
+        resolved and the default checkpoint found."""
         model = load_model(checkpoint, device)
         detector = load_detector(checkpoint, device) if reject else None
-        return cls(model, device, detector=detector, **settings)
+        return cls(model, device, detector=detector, verifier=load_verifier(checkpoint, device),
+                   pair_reader=load_pair_reader(checkpoint, device), **settings)
 
     def read_paths(self, paths: Sequence[Path], keep_images: int = 0,
                    workers: int | None = None,
@@ -387,14 +404,17 @@ class Recognizer:
     @torch.no_grad()
     def read_prepared(self, batch: Sequence[tuple[str, Prepared]]) -> list[Recognition]:
         """Score every candidate of the batch's pictures at once; keep each picture's best
-        reading (of the two polarities, where a picture was laid out both ways)."""
-        ready = [reading.inputs for _, prepared in batch for reading in _readings(prepared)]
-        if ready:
-            inputs = torch.from_numpy(np.concatenate(ready)).unsqueeze(1).to(
-                self.device, memory_format=MEMORY_FORMAT)
-            model, detector = self._networks
+        reading (of the two polarities, where a picture was laid out both ways: the one that
+        reads digits, else the likelier)."""
+        readings = [reading for _, prepared in batch for reading in _readings(prepared)]
+        model, detector = self._networks[:2]
+        if readings:
+            inputs = torch.from_numpy(np.concatenate([r.inputs for r in readings])).unsqueeze(
+                1).to(self.device, memory_format=MEMORY_FORMAT)
             log_probabilities = F.log_softmax(model(inputs), dim=1).cpu()
             digit_scores = None if detector is None else detector(inputs).cpu()
+            confidence = self._confidence(log_probabilities, digit_scores)
+            verdicts, pairs = self._judge_search(readings, confidence)
         results, row = [], 0
         for name, prepared in batch:
             result = Recognition(name, error=prepared.error, preview=prepared.preview,
@@ -404,26 +424,71 @@ class Recognizer:
             for reading in _readings(prepared):
                 rows = slice(row, row + len(reading.inputs))
                 row = rows.stop
-                scores = None if digit_scores is None else digit_scores[rows]
-                confidence = self._confidence(log_probabilities[rows], scores)
-                lines = best_reading(reading.layout, confidence)
-                value = reading_value(reading.layout, confidence, lines)
+                searched = reading.search is not None and verdicts is not None
+                values = candidate_values(confidence[rows], verdicts[rows] if searched else None,
+                                          pairs[rows] if searched else None)
+                lines = best_reading(reading.layout, values)
+                # A way that reads digits beats one that leaves every mark out.
+                value = (any(lines), reading_value(reading.layout, values, lines))
                 if best is None or value > best[0]:
-                    best = (value, reading, lines, log_probabilities[rows], scores)
+                    scores = None if digit_scores is None else digit_scores[rows]
+                    best = (value, reading, lines, log_probabilities[rows], scores, values,
+                            pairs[rows] if searched else None)
             if best is not None:
                 self._read_digits(result, *best[1:])
             results.append(result)
         return results
 
+    def _judge_search(self, readings: list[Prepared], confidence: torch.Tensor
+                      ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The verifier's logits and the pair reader's log-probabilities for every candidate
+        of ``readings`` (rows of pictures read as one digit stay unused); ``None`` without a
+        verifier. The pair reader reads only the candidates whose pair could win: one mark
+        (digits that touch or overlap), which the verifier finds likelier two digits than the
+        ConvNet's digit (``scoring.candidate_values``)."""
+        verifier, pair_reader = self._networks[2:]
+        searched = [r.search for r in readings if r.search is not None]
+        if not searched or verifier is None or pair_reader is None:
+            return None, None
+        rows = torch.from_numpy(np.concatenate([
+            np.full(len(r.inputs), r.search is not None) for r in readings]))
+        one_mark = torch.tensor([c.marks == 1 for r in readings for c in r.layout.candidates])
+        contexts, shapes, pair_inputs = (torch.from_numpy(np.concatenate(part)) for part in
+                                         zip(*((s.contexts, s.shapes, s.pairs) for s in searched),
+                                             strict=True))
+        verdicts = torch.zeros(len(rows), len(CLASSES))
+        verdicts[rows] = verifier(contexts.to(self.device, memory_format=MEMORY_FORMAT),
+                                  shapes.to(self.device)).cpu()
+        pairs = torch.full((len(rows), NOT_DIGITS + 1), -math.inf)
+        judged = torch.log_softmax(verdicts, dim=1)
+        hopeful = rows & one_mark & (judged[:, TWO] > confidence + judged[:, ONE])
+        if hopeful.any():
+            wanted = pair_inputs[hopeful[rows]]
+            pairs[hopeful] = F.log_softmax(pair_reader(wanted.unsqueeze(1).to(
+                self.device, memory_format=MEMORY_FORMAT)), dim=1).cpu()
+            if self._networks[1] is not None:
+                pairs[hopeful] = torch.where(self._halves_are_digits(wanted)[:, None],
+                                             pairs[hopeful], -math.inf)
+        return verdicts, pairs
+
+    def _halves_are_digits(self, pair_inputs: torch.Tensor) -> torch.Tensor:
+        """Whether both halves of each pair reader's input pass the detector as digits, as any
+        digit read must: a doodle is not read as a pair."""
+        halves = torch.cat([pair_inputs[:, :, :SIDE], pair_inputs[:, :, SIDE:]])
+        inputs = normalize_batch(halves).unsqueeze(1).to(self.device,
+                                                         memory_format=MEMORY_FORMAT)
+        scores = self._networks[1](inputs).cpu().view(2, -1)
+        return (scores >= self.reject_threshold).all(0)
+
     @staticmethod
     def _confidence(log_probabilities: torch.Tensor,
-                    digit_scores: torch.Tensor | None) -> np.ndarray:
+                    digit_scores: torch.Tensor | None) -> torch.Tensor:
         """How well each candidate reads as a digit: the network's log-confidence and, with
         rejection on, its digit score."""
         confidence = log_probabilities.max(dim=1).values
         if digit_scores is not None:
             confidence = confidence + DIGIT_SCORE_WEIGHT * digit_scores.clamp(*DIGIT_SCORE_RANGE)
-        return confidence.numpy()
+        return confidence
 
     def _threshold(self, candidate: Candidate, marks_in_line: int) -> float:
         """The digit score below which ``candidate`` is not a digit: in a number, a mark as
@@ -432,27 +497,61 @@ class Recognizer:
             return self.reject_threshold - IN_NUMBER_LENIENCY
         return self.reject_threshold
 
+    def _reading(self, probabilities: torch.Tensor, box: tuple[int, int, int, int],
+                 score: float | None, pixels: np.ndarray | None) -> DigitReading:
+        """A digit read with these class ``probabilities``."""
+        best, order = probabilities.topk(self.top_k)
+        top_k = [(int(d), float(p)) for d, p in zip(order.tolist(), best.tolist(), strict=True)]
+        return DigitReading(digit=top_k[0][0], confidence=top_k[0][1], top_k=top_k,
+                            uncertain=top_k[0][1] < self.threshold, box=box, score=score,
+                            network_input=pixels)
+
     def _read_digits(self, result: Recognition, prepared: Prepared, lines: list[list[int]],
-                     log_probabilities: torch.Tensor, digit_scores: torch.Tensor | None) -> None:
+                     log_probabilities: torch.Tensor, digit_scores: torch.Tensor | None,
+                     values: Values, pairs: torch.Tensor | None) -> None:
+        """The digits of the chosen ``lines``: a candidate read as a pair gives two, each with
+        its place's share of the pair's probabilities, half the candidate's box and half the
+        pair reader's input; it is no single digit, so the detector does not judge it. With
+        rejection on, the segments left out (no digit, by the verifier) are rejected marks."""
         layout = prepared.layout
         probabilities = log_probabilities.exp()
-        best, order = probabilities.topk(self.top_k, dim=1)
+        if digit_scores is not None:
+            covered = {(layout.candidates[i].line, segment) for line in lines for i in line
+                       for segment in range(layout.candidates[i].start,
+                                            layout.candidates[i].stop)}
+            for index, candidate in enumerate(layout.candidates):
+                if (candidate.stop == candidate.start + 1
+                        and (candidate.line, candidate.start) not in covered):
+                    box = tuple(round(value / prepared.scale) for value in candidate.box)
+                    pixels = prepared.inputs[index] if prepared.preview is not None else None
+                    result.rejected.append(RejectedMark(
+                        box, int(probabilities[index].argmax()), float(digit_scores[index]),
+                        pixels))
         for line in lines:
             digits = []
             for index in line:
                 candidate = layout.candidates[index]
-                top_k = [(int(d), float(p)) for d, p in zip(order[index].tolist(),
-                                                            best[index].tolist(), strict=True)]
-                box = tuple(round(value / prepared.scale) for value in candidate.box)
+                x, y, width, height = (round(value / prepared.scale) for value in candidate.box)
                 pixels = prepared.inputs[index] if prepared.preview is not None else None
+                if values.pair[index] >= 0:
+                    both = pairs[index, :ONE_DIGIT].exp().view(10, 10)
+                    half = width // 2
+                    halves = (None, None)
+                    if pixels is not None:
+                        seen = prepared.search.pairs[index]
+                        halves = (seen[:, :SIDE], seen[:, SIDE:])
+                    digits += [self._reading(both.sum(1), (x, y, half, height), None, halves[0]),
+                               self._reading(both.sum(0), (x + half, y, width - half, height),
+                                             None, halves[1])]
+                    continue
                 score = None if digit_scores is None else float(digit_scores[index])
                 if score is not None and score < self._threshold(candidate, len(line)):
-                    result.rejected.append(RejectedMark(box, top_k[0][0], score, pixels))
+                    closest = int(probabilities[index].argmax())
+                    result.rejected.append(RejectedMark((x, y, width, height), closest, score,
+                                                        pixels))
                     continue
-                digits.append(DigitReading(
-                    digit=top_k[0][0], confidence=top_k[0][1], top_k=top_k,
-                    uncertain=top_k[0][1] < self.threshold, box=box, score=score,
-                    network_input=pixels))
+                digits.append(self._reading(probabilities[index], (x, y, width, height), score,
+                                            pixels))
             if digits:
                 result.digits.extend(digits)
                 result.lines.append("".join(str(d.digit) for d in digits))

@@ -6,13 +6,13 @@ left is cut into connected marks, gathered into lines of writing (top to bottom)
 line, into *segments* (left to right): marks that stand above one another (a 5's detached bar)
 are one segment, and a mark too wide for one digit is offered cuts along the paths that cross
 least ink. Which runs of segments are digits (a 4 written in two strokes is two segments, one
-digit) is for the network to judge: ``find_candidates`` lists the plausible runs, and
-``best_reading`` picks the partition of each line whose digits read most confidently.
+digit) is for the networks to judge: ``find_candidates`` lists the plausible runs, and
+``mnist_cnn.scoring`` picks the partition of each line that reads best.
 """
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -79,15 +79,6 @@ WIDEST_DIGIT = 1.6
 """Runs wider than this many line heights are never one digit."""
 SAME_DIGIT_GAP = 0.35
 """Segments further apart than this many line heights are never parts of one digit."""
-CUT_COST = 3.0
-"""Log-odds against cutting through ink: a cut must make both sides read clearly better."""
-WIDTH_COST = 4.0
-"""Log-odds against a digit wider than ``WIDTH_FROM`` line heights, per line height of excess:
-few digits are that wide, two run together often are."""
-WIDTH_FROM = 0.8
-FRAGMENT_COST = 4.0
-"""Log-odds against a digit shorter than ``FRAGMENT_BELOW`` line heights, per line height."""
-FRAGMENT_BELOW = 0.55
 STACKED_WIDTH = 1.0
 """Marks that stand over one another are one digit, read whole, when together they are no wider
 than this many times their height (a 5's detached bar, a stroke broken by a faint pen)..."""
@@ -97,9 +88,6 @@ more."""
 PATTERN = 0.1
 """Faint marks away from the writing, this share of its ink or more, are a printed pattern
 (ruled or squared paper) that the writing may touch: no short path then."""
-SKIP_COST = 50.0
-"""Log-odds against leaving a segment out of the reading: only ink no candidate reads at all
-(a mark that is no digit is read, then rejected)."""
 
 
 @dataclass(frozen=True)
@@ -117,24 +105,25 @@ class Candidate:
     width: float = 1.0
     height: float = 1.0
     cut_strokes: float = 0.0
-
-    @property
-    def prior(self) -> float:
-        """The log-odds its shape gives it: a cut through ink, a run wider than a digit, or a
-        fragment much shorter than the line lower them."""
-        return (-CUT_COST / 2 * self.cut_strokes
-                - WIDTH_COST * max(0.0, self.width - WIDTH_FROM)
-                - FRAGMENT_COST * max(0.0, FRAGMENT_BELOW - self.height))
+    offset: float = 0.0
+    """How far its top lies below the line's top, in line heights."""
+    gaps: tuple[float, float] = (math.inf, math.inf)
+    """The paper between it and the segments before and after it, in line heights (negative:
+    they overlap; ``inf``: none)."""
+    marks: int = 1
+    """How many separate marks it holds (pieces of one mark, parted by cuts, count once):
+    digits that touch or overlap are one mark."""
 
 
 @dataclass(frozen=True)
 class Layout:
-    """The candidates of a picture, their ink (cropped, white on black) and how many segments
-    each line of writing has."""
+    """The candidates of a picture, their ink (cropped, white on black), how many segments
+    each line of writing has, and the lines (for what surrounds each candidate)."""
 
     candidates: list[Candidate]
     inks: list[np.ndarray]
     segments: list[int]
+    lines: list["Line"] = field(default_factory=list)
 
 
 def _free_writing_height(mask: np.ndarray, lines: np.ndarray, spans: np.ndarray) -> int:
@@ -450,7 +439,7 @@ class _Segment:
 
 
 @dataclass(frozen=True)
-class _Line:
+class Line:
     """One line of writing: its box in the picture, its ink, which segment each pixel belongs
     to (0: none, k: segment k - 1), and the segments left to right."""
 
@@ -486,7 +475,7 @@ def _cut_path(ink: np.ndarray, column: int, reach: int) -> np.ndarray:
     return path + low
 
 
-def _line(marks: list[_Mark], labels: np.ndarray, intensity: np.ndarray) -> _Line:
+def _line(marks: list[_Mark], labels: np.ndarray, intensity: np.ndarray) -> Line:
     top, bottom = min(m.y for m in marks), max(m.bottom for m in marks)
     left, right = min(m.x for m in marks), max(m.right for m in marks)
     window = labels[top:bottom, left:right]
@@ -517,10 +506,10 @@ def _line(marks: list[_Mark], labels: np.ndarray, intensity: np.ndarray) -> _Lin
             segments.append(_Segment(int(spread[0]), int(spread[-1]) + 1, crossed[index]))
             owner[pixels] = len(segments)
     ink = np.where(owner > 0, ink, 0.0).astype(np.float32)
-    return _Line(top, left, ink, owner, segments)
+    return Line(top, left, ink, owner, segments)
 
 
-def _candidate(line: _Line, number: int, start: int, stop: int,
+def _candidate(line: Line, number: int, start: int, stop: int,
                widest: float = WIDEST_DIGIT) -> tuple[Candidate, np.ndarray] | None:
     run = line.segments[start:stop]
     height = line.height
@@ -537,10 +526,15 @@ def _candidate(line: _Line, number: int, start: int, stop: int,
     if not len(rows):
         return None
     after = line.segments[stop] if stop < len(line.segments) else None
+    before = line.segments[start - 1] if start > 0 else None
     cut_strokes = run[0].cut_before + (after.cut_before if after is not None else 0.0)
+    gaps = (math.inf if before is None else (left - before.right) / height,
+            math.inf if after is None else (after.left - right) / height)
     tall = int(rows[-1] - rows[0] + 1)
     box = (line.left + left, line.top + int(rows[0]), width, tall)
-    candidate = Candidate(number, start, stop, box, width / height, tall / height, cut_strokes)
+    marks = 1 + sum(not segment.cut_before for segment in run[1:])
+    candidate = Candidate(number, start, stop, box, width / height, tall / height, cut_strokes,
+                          float(rows[0]) / height, gaps, marks)
     return candidate, ink[rows[0]:rows[-1] + 1]
 
 
@@ -561,6 +555,17 @@ def _rule_like(mark: _Mark, shape: tuple[int, int], height: int, width: int) -> 
     down = (mark.height >= RULE_SPAN * rows and mark.width <= EDGE_THIN * mark.height
             and mark.height >= RULE_OVER_WRITING * width)
     return across or down
+
+
+def _without_rules(marks: list[_Mark], shape: tuple[int, int]) -> list[_Mark]:
+    """``marks`` less the rules among them (``_rule_like``, beside the typical mark): a page's
+    rule as dark and thick as the pen stays in the ink, and kept among the writing it would
+    make the line as tall as the page and its digits specks."""
+    if len(marks) < 2:
+        return marks
+    height = sorted(m.height for m in marks)[len(marks) // 2]
+    width = sorted(m.width for m in marks)[len(marks) // 2]
+    return [m for m in marks if not _rule_like(m, shape, height, width)] or marks
 
 
 def _fills(mask: np.ndarray, pen: float) -> bool:
@@ -638,7 +643,7 @@ def find_candidates(ink: Ink, short_path: bool = True) -> Layout:
     pen = ink.stroke
     if mask is not ink.mask:
         labelled, pen = label_marks(mask), stroke_width(mask)
-    marks = _marks(mask, *labelled, pen)
+    marks = _without_rules(_marks(mask, *labelled, pen), mask.shape)
     labels = labelled[0]
     layout = Layout([], [], [])
     if not marks:
@@ -655,12 +660,13 @@ def find_candidates(ink: Ink, short_path: bool = True) -> Layout:
         found = [_candidate(line, number, start, stop) for start, stop in spans]
         offered = dict(zip(spans, found, strict=True))
         if len(lines) == 1 and count > 1 and offered.get((0, count)) is None:
-            # The picture's one line may be one wide or broken digit: the width prior weighs it.
+            # The picture's one line may be one wide or broken digit: the verifier weighs it.
             found.append(_candidate(line, number, 0, count, widest=math.inf))
         for candidate in filter(None, found):
             layout.candidates.append(candidate[0])
             layout.inks.append(candidate[1])
         layout.segments.append(count)
+        layout.lines.append(line)
     return layout
 
 
@@ -670,52 +676,3 @@ def whole(intensity: np.ndarray) -> Layout:
     box = (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
     crop = intensity[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     return Layout([Candidate(0, 0, 1, box)], [crop], [1])
-
-
-def best_reading(layout: Layout, scores: np.ndarray) -> list[list[int]]:
-    """For each line, the candidates (indices into ``layout.candidates``) that partition its
-    segments with the highest total of ``scores`` (how well each reads as a digit) and priors.
-
-    A segment may also be left out, at ``SKIP_COST``: a speck, a dash, or ink no candidate
-    reads at all.
-    """
-    if layout.segments == [1] and len(layout.candidates) == 1:
-        return [[0]]  # one digit (the short path): no score falls to the cost of leaving it out
-    reading = []
-    by_line: list[list[int]] = [[] for _ in layout.segments]
-    for index, candidate in enumerate(layout.candidates):
-        by_line[candidate.line].append(index)
-    for count, mine in zip(layout.segments, by_line, strict=True):
-        best = np.full(count + 1, -np.inf)
-        best[0] = 0.0
-        choice = np.full(count + 1, -1)
-        ending: list[list[int]] = [[] for _ in range(count + 1)]
-        for index in mine:
-            ending[layout.candidates[index].stop].append(index)
-        for stop in range(1, count + 1):
-            best[stop] = best[stop - 1] - SKIP_COST
-            for index in ending[stop]:
-                candidate = layout.candidates[index]
-                value = best[candidate.start] + scores[index] + candidate.prior
-                if value > best[stop]:
-                    best[stop], choice[stop] = value, index
-        chosen, stop = [], count
-        while stop > 0:
-            index = int(choice[stop])
-            if index < 0:
-                stop -= 1
-                continue
-            chosen.append(index)
-            stop = layout.candidates[index].start
-        reading.append(chosen[::-1])
-    return reading
-
-
-def reading_value(layout: Layout, scores: np.ndarray, reading: list[list[int]]) -> float:
-    """What ``best_reading`` maximizes, for ``reading``: its candidates' ``scores`` and
-    priors, less ``SKIP_COST`` for each segment left out. Compares readings of one picture
-    laid out two ways."""
-    chosen = [index for line in reading for index in line]
-    covered = sum(layout.candidates[i].stop - layout.candidates[i].start for i in chosen)
-    return (sum(float(scores[i]) + layout.candidates[i].prior for i in chosen)
-            - SKIP_COST * (sum(layout.segments) - covered))

@@ -1,10 +1,11 @@
-"""The model and not-a-digit detector that ship inside the package, so reading works before any
-training.
+"""The model and the learned parts beside it that ship inside the package, so reading works
+before any training.
 
 ``weights/`` holds what ``mnist-train`` writes for its default run: ``model.ckpt`` (the
-ConvNet, a plain state_dict) with its ``model.detector.pt`` sidecar, and ``provenance.json``:
-how each file was made (command, seed, versions, machine, figures) and its SHA-256, which is
-checked before a shipped file is used. ``scripts/make_weights.py`` regenerates all three.
+ConvNet, a plain state_dict) with its sidecars ``model.detector.pt`` (``--fit-detector``),
+``model.verifier.pt`` and ``model.pairs.pt`` (``--fit-verifier``), and ``provenance.json``: how
+each file was made (command, seed, versions, machine, figures) and its SHA-256, which is
+checked before a shipped file is used. ``scripts/make_weights.py`` regenerates them.
 """
 
 import hashlib
@@ -16,6 +17,8 @@ from mnist_cnn.errors import CheckpointError
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 MODEL = WEIGHTS / "model.ckpt"
 DETECTOR = WEIGHTS / "model.detector.pt"
+VERIFIER = WEIGHTS / "model.verifier.pt"
+PAIRS = WEIGHTS / "model.pairs.pt"
 PROVENANCE = WEIGHTS / "provenance.json"
 DEFAULT_CHECKPOINT = Path("model.ckpt")
 """Where ``mnist-train`` writes by default, and where the readers look first."""

@@ -1,6 +1,7 @@
 """Train the ConvNet on MNIST, evaluate it, write ``model.ckpt`` and a report: ``mnist_cnn.train()``
 from Python, ``mnist-train`` from the shell, one code path. ``mnist-train --fit-detector`` fits
-the not-a-digit detector instead (once: the package ships one).
+the not-a-digit detector instead, ``--fit-verifier`` the segment verifier (once: the package
+ships both).
 
 (The command lives here, not in ``train.py``: ``mnist_cnn.train`` is the training function, and
 a submodule of that name would take its place once imported; ``train.py`` only serves
@@ -33,6 +34,7 @@ from mnist_cnn.data import Mnist, load_mnist
 from mnist_cnn.device import select_device
 from mnist_cnn.errors import UsageError
 from mnist_cnn.model import ConvNet
+from mnist_cnn.pairs import fit_pair_reader, pair_reader_path, save_pair_reader
 from mnist_cnn.rejection import detector_path, fit_detector, save_detector
 from mnist_cnn.report import report_dir_for, write_report
 from mnist_cnn.training import (
@@ -46,6 +48,7 @@ from mnist_cnn.training import (
     resolve_precision,
 )
 from mnist_cnn.training import train as train_network
+from mnist_cnn.verifier import fit_verifier, save_verifier, verifier_path
 
 DEFAULTS = TrainConfig()
 PRECISION_NAMES = {"bf16": "bfloat16 autocast", "fp32": "float32"}
@@ -95,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fit the not-a-digit detector and save it beside --checkpoint "
                              "(model.detector.pt, used instead of the shipped one); train "
                              "nothing else")
+    parser.add_argument("--fit-verifier", action="store_true",
+                        help="fit the segment verifier and the pair reader, which judge how a "
+                             "number divides into digits, and save them beside --checkpoint "
+                             "(model.verifier.pt, model.pairs.pt, used instead of the shipped "
+                             "ones); train nothing else")
     parser.add_argument("--report-dir", type=Path,
                         help="where to write curves, confusion matrix, mistakes and metrics "
                              "(default: next to the checkpoint, e.g. model-report/)")
@@ -273,7 +281,7 @@ def train(*, epochs: int = DEFAULTS.epochs, hard_share: float = DEFAULTS.hard_sh
     return TrainingRun(accuracy, checkpoint, sidecar_path(checkpoint), folder, history)
 
 
-def fit_detector_beside(args: argparse.Namespace, device: torch.device) -> int:
+def fit_detector_beside(args: argparse.Namespace, device: torch.device) -> None:
     """``--fit-detector``: fit the not-a-digit detector on MNIST's training digits, calibrated
     with the ConvNet at ``--checkpoint`` (the shipped one when there is none there), and save
     it beside ``--checkpoint``, where the recognizer looks before taking the shipped one."""
@@ -287,14 +295,36 @@ def fit_detector_beside(args: argparse.Namespace, device: torch.device) -> int:
     print(f"Fitted the not-a-digit detector in {time.perf_counter() - started:.1f}s "
           f"(threshold {float(detector.threshold):.2f}), saved to "
           f"{detector_path(args.checkpoint)}")
-    return 0
+
+
+def fit_verifier_beside(args: argparse.Namespace, device: torch.device) -> None:
+    """``--fit-verifier``: fit the segment verifier on lines composed from MNIST's training
+    digits and the pair reader on pairs of them, and save both beside ``--checkpoint``, where
+    the recognizer looks before taking the shipped ones."""
+    ensure_writable_dir(args.checkpoint)
+    data = load_mnist(args.data_dir, download=not args.no_download)
+    started = time.perf_counter()
+    verifier = fit_verifier(data.train.images, device, seed=args.seed)
+    save_verifier(verifier, args.checkpoint)
+    print(f"Fitted the segment verifier in {time.perf_counter() - started:.1f}s, saved to "
+          f"{verifier_path(args.checkpoint)}", flush=True)
+    started = time.perf_counter()
+    reader = fit_pair_reader(data.train.images, data.train.labels, device, seed=args.seed)
+    save_pair_reader(reader, args.checkpoint)
+    print(f"Fitted the pair reader in {time.perf_counter() - started:.1f}s, saved to "
+          f"{pair_reader_path(args.checkpoint)}")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.eval_only:
         return evaluate_checkpoint(args, select_device(args.device))
-    if args.fit_detector:
-        return fit_detector_beside(args, select_device(args.device))
+    if args.fit_detector or args.fit_verifier:
+        device = select_device(args.device)
+        if args.fit_detector:
+            fit_detector_beside(args, device)
+        if args.fit_verifier:
+            fit_verifier_beside(args, device)
+        return 0
     train(epochs=args.epochs, hard_share=args.hard_share, batch_size=args.batch_size,
           lr=args.lr, seed=args.seed, precision=args.precision, augment=args.augment,
           log_interval=args.log_interval, data_dir=args.data_dir,

@@ -1,12 +1,14 @@
 """Regenerate every file that ships in ``mnist_cnn/weights/``: the default model, its not-a-digit
-detector and their provenance.
+detector, segment verifier and pair reader, and their provenance.
 
-Runs the documented commands themselves, ``mnist-train`` (the default run, seed 1) and
-``mnist-train --fit-detector``, in a scratch folder, then copies their files into the package
-and records how they were made: the commands, seed, versions, machine, date, the figures
-each reached, and each file's SHA-256 (checked before a shipped file is used).
+Runs the documented commands themselves, ``mnist-train`` (the default run, seed 1),
+``mnist-train --fit-detector`` and ``mnist-train --fit-verifier``, in a scratch folder, then
+copies their files into the package and records how they were made: the commands, seed,
+versions, machine, date, the figures each reached, and each file's SHA-256 (checked before a
+shipped file is used). ``--verifier-only`` refits the verifier and the pair reader alone (they
+do not depend on the model) and keeps the rest.
 
-    python scripts/make_weights.py --data-dir ../shared/MNIST_data
+    python scripts/make_weights.py --data-dir ../shared/MNIST_data [--verifier-only]
 """
 
 import argparse
@@ -28,6 +30,8 @@ import mnist_cnn
 from mnist_cnn import shipped
 
 FIT_LINE = re.compile(r"Fitted the not-a-digit detector in ([\d.]+)s \(threshold (-?[\d.]+)\)")
+VERIFIER_LINE = re.compile(r"Fitted the segment verifier in ([\d.]+)s")
+PAIRS_LINE = re.compile(r"Fitted the pair reader in ([\d.]+)s")
 
 
 def cpu_model() -> str:
@@ -55,44 +59,60 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "MNIST_data"))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--verifier-only", action="store_true",
+                        help="refit the segment verifier and the pair reader; keep the rest")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        checkpoint = Path(scratch) / shipped.MODEL.name
-        common = ["--data-dir", args.data_dir, "--seed", str(args.seed), "--device", "cpu",
-                  "--checkpoint", str(checkpoint)]
-        _, train_seconds = mnist_train([*common, "--no-report"])
-        facts = json.loads(checkpoint.with_suffix(".json").read_text())
-        output, _ = mnist_train(["--fit-detector", *common])
-        match = FIT_LINE.search(output)
-        shipped.WEIGHTS.mkdir(exist_ok=True)
-        shutil.copyfile(checkpoint, shipped.MODEL)
-        shutil.copyfile(checkpoint.with_suffix(".detector.pt"), shipped.DETECTOR)
-    public = [part if part != str(checkpoint) else "model.ckpt" for part in common]
-    provenance = {
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}"
+    provenance = shipped.provenance() if args.verifier_only else {
         "made_by": "python scripts/make_weights.py",
         "date": time.strftime("%Y-%m-%d"),
         "seed": args.seed,
         "versions": {"mnist_cnn": mnist_cnn.__version__, "python": platform.python_version(),
                      "torch": torch.__version__, "torchvision": torchvision.__version__},
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
-        "files": {
-            shipped.MODEL.name: {
+        "machine": machine,
+        "files": {},
+    }
+    files = provenance["files"]
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint = Path(scratch) / shipped.MODEL.name
+        common = ["--data-dir", args.data_dir, "--seed", str(args.seed), "--device", "cpu",
+                  "--checkpoint", str(checkpoint)]
+        public = [part if part != str(checkpoint) else "model.ckpt" for part in common]
+        shipped.WEIGHTS.mkdir(exist_ok=True)
+        if not args.verifier_only:
+            _, train_seconds = mnist_train([*common, "--no-report"])
+            facts = json.loads(checkpoint.with_suffix(".json").read_text())
+            output, _ = mnist_train(["--fit-detector", *common])
+            match = FIT_LINE.search(output)
+            shutil.copyfile(checkpoint, shipped.MODEL)
+            shutil.copyfile(checkpoint.with_suffix(".detector.pt"), shipped.DETECTOR)
+            files[shipped.MODEL.name] = {
                 "command": " ".join(["mnist-train", *public, "--no-report"]),
                 "test_accuracy": facts["test_accuracy"],
                 "precision": facts["precision"],
                 "wall_seconds": round(train_seconds, 1),
                 "sha256": shipped.sha256(shipped.MODEL),
-            },
-            shipped.DETECTOR.name: {
+            }
+            files[shipped.DETECTOR.name] = {
                 "command": " ".join(["mnist-train", "--fit-detector", *public]),
                 "fit_seconds": float(match[1]) if match else None,
                 "threshold": float(match[2]) if match else None,
                 "sha256": shipped.sha256(shipped.DETECTOR),
-            },
-        },
-    }
+            }
+        output, _ = mnist_train(["--fit-verifier", *common])
+        shutil.copyfile(checkpoint.with_suffix(".verifier.pt"), shipped.VERIFIER)
+        shutil.copyfile(checkpoint.with_suffix(".pairs.pt"), shipped.PAIRS)
+    for path, line in ((shipped.VERIFIER, VERIFIER_LINE), (shipped.PAIRS, PAIRS_LINE)):
+        match = line.search(output)
+        files[path.name] = {
+            "command": " ".join(["mnist-train", "--fit-verifier", *public]),
+            "fit_seconds": float(match[1]) if match else None,
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": machine,
+            "sha256": shipped.sha256(path),
+        }
     shipped.PROVENANCE.write_text(json.dumps(provenance, indent=2) + "\n")
-    print(f"wrote {shipped.MODEL}, {shipped.DETECTOR} and {shipped.PROVENANCE}")
+    print(f"wrote {', '.join(sorted(files))} and {shipped.PROVENANCE.name} in {shipped.WEIGHTS}")
 
 
 if __name__ == "__main__":

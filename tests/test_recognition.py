@@ -150,6 +150,27 @@ def test_the_shipped_model_reads_numbers_and_says_not_a_digit():
     assert plain.read_image(house, "house").digit in range(10)
 
 
+@pytest.mark.parametrize(("number", "gap"), [("3007", -0.02), ("6470", -0.2)])
+def test_a_touching_or_overlapping_pair_in_a_number_reads_right_boxes_on_digits(number, gap):
+    """The middle two digits touch or overlap: no cut parts them cleanly. Each digit's box
+    lies on it, also in the JSON record."""
+    parts = [write(number[0], margin=0), write(number[1:3], gap=gap, margin=0),
+             write(number[3], margin=0)]
+    ink = np.pad(np.concatenate([parts[0], np.zeros((60, 20), np.float32), parts[1],
+                                 np.zeros((60, 20), np.float32), parts[2]], axis=1), 30)
+    result = Recognizer.from_checkpoint(shipped.MODEL, CPU).read_image(
+        as_image(on_paper(ink)), number)
+    assert result.number == number
+    left = 30 + parts[0].shape[1] + 20
+    right = left + parts[1].shape[1]
+    second, third = (digit.box for digit in result.digits[1:3])
+    assert abs(second[0] - left) <= 3 and abs(third[0] + third[2] - right) <= 3
+    assert second[0] < (left + right) / 2 < third[0] + third[2]
+    assert second[0] + second[2] <= third[0] + parts[1].shape[1] // 3
+    record = json.loads(json.dumps(result.as_json()))
+    assert [d["box"] for d in record["digits"]] == [list(d.box) for d in result.digits]
+
+
 @pytest.mark.slow
 def test_in_a_number_a_digit_sized_mark_needs_less_evidence_a_dash_does_not(trained_checkpoint):
     recognizer = Recognizer.from_checkpoint(trained_checkpoint, CPU)

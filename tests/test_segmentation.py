@@ -10,7 +10,7 @@ from pictures import as_image, digit_ink, on_paper, write
 from mnist_cnn import segmentation
 from mnist_cnn.images import to_gray
 from mnist_cnn.ink import find_ink, label_marks
-from mnist_cnn.segmentation import MAX_MARKS, Candidate, Layout, best_reading, find_candidates
+from mnist_cnn.segmentation import MAX_MARKS, Layout, find_candidates
 
 
 def layout_of(gray: np.ndarray) -> Layout:
@@ -68,6 +68,19 @@ def test_a_lone_tall_one_is_not_a_rule():
     assert layout.segments == [1] and single_boxes(layout)[0][3] >= 85
 
 
+def test_a_pages_rules_as_dark_as_the_pen_do_not_make_the_line_as_tall_as_the_page():
+    """A register's row number: small digits between vertical rules that run the whole page."""
+    ink = np.zeros((240, 160), np.float32)
+    digits = write("12", height=30, gap=0.2, margin=0)
+    ink[100:130, 50:50 + digits.shape[1]] = digits
+    ink[:, 12:16] = 1.0
+    ink[:, 140:143] = 1.0
+    layout = layout_of(on_paper(ink))
+    assert layout.segments == [2]
+    assert all(c.box[3] <= 32 and c.height > 0.9 for c in layout.candidates if c.marks == 1)
+    assert [c.marks for c in layout.candidates if (c.start, c.stop) == (0, 2)] == [2]
+
+
 def test_a_five_with_its_bar_detached_is_one_segment():
     ink = np.pad(digit_ink(5, 80), 20)
     rows = np.flatnonzero(ink.max(1) > 0.3)
@@ -100,18 +113,6 @@ def test_specks_are_left_out():
     for y, x in rng.integers(5, 25, (6, 2)):
         gray[y, x] = 0.1
     assert layout_of(gray).segments == [1]
-
-
-def test_best_reading_keeps_the_partition_that_reads_best():
-    boxes = [(0, 0, 10, 10)] * 6
-    candidates = [Candidate(0, start, stop, box)
-                  for (start, stop), box in zip([(0, 1), (1, 2), (2, 3), (0, 2), (1, 3), (0, 3)],
-                                                boxes, strict=True)]
-    layout = Layout(candidates, [], [3])
-    scores = np.array([-0.1, -5.0, -5.0, -6.0, -0.2, -9.0])
-    assert best_reading(layout, scores) == [[0, 4]]
-    scores[5] = 0.0
-    assert best_reading(layout, scores) == [[5]]
 
 
 @pytest.mark.parametrize("kind", ["noise", "specks"])
@@ -171,7 +172,7 @@ def test_a_single_digit_is_one_candidate_on_the_short_path(case):
 
 def test_a_wide_broken_digit_alone_is_also_offered_whole():
     """A digit far wider than tall, in four pieces, alone in the picture: besides its pieces,
-    the whole line is a candidate (its width prior weighs it); in a number it is not."""
+    the whole line is a candidate (the verifier weighs it); in a number it is not."""
     height = 60
     wide = cv2.resize(digit_ink(2, height), (2 * height, height), interpolation=cv2.INTER_LINEAR)
     for x in (30, 60, 90):

@@ -35,18 +35,18 @@ def tampered(tmp_path: Path, monkeypatch) -> Path:
     state = read_state_dict(weights / "model.ckpt")
     state["fc.bias"][0] += 1.0
     torch.save(state, weights / "model.ckpt")
-    for name in ("WEIGHTS", "MODEL", "DETECTOR", "PROVENANCE"):
+    for name in ("WEIGHTS", "MODEL", "DETECTOR", "VERIFIER", "PAIRS", "PROVENANCE"):
         monkeypatch.setattr(shipped, name, weights / getattr(shipped, name).name)
     return weights
 
 
-def test_the_shipped_files_are_the_reference_state_dict_and_a_detector_with_provenance():
+def test_the_shipped_files_are_the_reference_state_dict_and_sidecars_with_provenance():
     state = read_state_dict(shipped.MODEL)
     assert {name: tuple(t.shape) for name, t in state.items()} == {
         name: tuple(t.shape) for name, t in ConvNet().state_dict().items()}
     assert shipped.MODEL.stat().st_size < 100_000
     provenance = json.loads(shipped.PROVENANCE.read_text())
-    for path in (shipped.MODEL, shipped.DETECTOR):
+    for path in (shipped.MODEL, shipped.DETECTOR, shipped.VERIFIER, shipped.PAIRS):
         facts = provenance["files"][path.name]
         assert facts["sha256"] == shipped.sha256(path)
         assert facts["command"].startswith("mnist-train")
@@ -84,7 +84,8 @@ def test_a_tampered_shipped_model_is_refused_in_one_line(elsewhere, tampered, ca
     assert line.startswith(f"mnist-recognize: error: {tampered / 'model.ckpt'}: ")
 
 
-def test_a_tampered_shipped_detector_is_refused(tampered, checkpoint):
-    (tampered / "model.detector.pt").write_bytes(b"\0" + shipped.DETECTOR.read_bytes())
-    with pytest.raises(CheckpointError, match=r"model\.detector\.pt: the shipped file does not"):
+@pytest.mark.parametrize("name", ["model.detector.pt", "model.verifier.pt", "model.pairs.pt"])
+def test_a_tampered_shipped_sidecar_is_refused(tampered, checkpoint, name):
+    (tampered / name).write_bytes(b"\0" + (tampered / name).read_bytes())
+    with pytest.raises(CheckpointError, match=rf"{name}: the shipped file does not"):
         Recognizer.from_checkpoint(checkpoint, torch.device("cpu"))

@@ -9,10 +9,12 @@ import torch
 
 from mnist_cnn import shipped
 from mnist_cnn.checkpoint import load_model
+from mnist_cnn.pairs import pair_reader_path
 from mnist_cnn.recognition import Recognizer
 from mnist_cnn.rejection import detector_path
 from mnist_cnn.trainer import main
 from mnist_cnn.training import resolve_precision
+from mnist_cnn.verifier import verifier_path
 
 from conftest import cli
 
@@ -181,6 +183,24 @@ def test_progress_bar_on_a_terminal_and_plain_lines_otherwise(capsys):
 
 
 @pytest.mark.slow
+def test_fit_verifier_saves_sidecars_the_recognizer_takes(tiny_mnist, tmp_path, capsys):
+    """``--fit-verifier`` trains nothing else and saves ``model.verifier.pt`` and
+    ``model.pairs.pt``, which then come before the shipped ones."""
+    checkpoint = tmp_path / "model.ckpt"
+    assert main(["--fit-verifier", "--data-dir", str(tiny_mnist), "--no-download",
+                 "--checkpoint", str(checkpoint), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "Fitted the segment verifier" in out and "Fitted the pair reader" in out
+    assert verifier_path(checkpoint).is_file() and pair_reader_path(checkpoint).is_file()
+    assert not checkpoint.exists()
+    shutil.copyfile(shipped.MODEL, checkpoint)
+    reader = Recognizer.load(checkpoint, device="cpu")
+    fitted = torch.load(pair_reader_path(checkpoint), weights_only=True)["head.3.bias"]
+    assert torch.equal(reader.pair_reader.head[3].bias, fitted)
+    assert not torch.equal(Recognizer.load(shipped.MODEL, device="cpu").pair_reader.head[3].bias,
+                           fitted)
+
+
 def test_fit_detector_saves_a_sidecar_the_recognizer_takes(tiny_mnist, tmp_path, capsys):
     """``--fit-detector`` trains nothing else: with no checkpoint there, it calibrates with the
     shipped model and saves ``model.detector.pt``, which then comes before the shipped one."""
