@@ -68,17 +68,17 @@ def test_a_lone_tall_one_is_not_a_rule():
     assert layout.segments == [1] and single_boxes(layout)[0][3] >= 85
 
 
-def test_a_pages_rules_as_dark_as_the_pen_do_not_make_the_line_as_tall_as_the_page():
-    """A register's row number: small digits between vertical rules that run the whole page."""
-    ink = np.zeros((240, 160), np.float32)
-    digits = write("12", height=30, gap=0.2, margin=0)
-    ink[100:130, 50:50 + digits.shape[1]] = digits
-    ink[:, 12:16] = 1.0
-    ink[:, 140:143] = 1.0
-    layout = layout_of(on_paper(ink))
-    assert layout.segments == [2]
-    assert all(c.box[3] <= 32 and c.height > 0.9 for c in layout.candidates if c.marks == 1)
-    assert [c.marks for c in layout.candidates if (c.start, c.stop) == (0, 2)] == [2]
+def test_a_pages_rules_kept_in_the_ink_are_dropped_among_the_marks():
+    """A register's row number: small digits between vertical rules that run the whole page,
+    as dark and thick as the pen (so they stay in the ink). Kept among the marks, they would
+    make the line as tall as the page; a tall 1 beside other digits is no rule."""
+    rule = segmentation._Mark(12, 0, 4, 240, 960, [1])
+    digits = [segmentation._Mark(50, 100, 18, 30, 200, [2]),
+              segmentation._Mark(75, 100, 20, 30, 220, [3])]
+    assert segmentation._without_rules([rule, *digits], (240, 160)) == digits
+    tall_one = segmentation._Mark(100, 95, 5, 40, 150, [4])
+    assert tall_one in segmentation._without_rules([*digits, tall_one], (240, 160))
+    assert segmentation._without_rules([rule], (240, 160)) == [rule]
 
 
 def test_a_five_with_its_bar_detached_is_one_segment():
