@@ -12,7 +12,6 @@ single digits as wide as a pair, on triples and on marks that are no digits (``o
 with thicker and thinner pens and some coarsened like a low-resolution scan.
 """
 
-import math
 from pathlib import Path
 
 import cv2
@@ -27,6 +26,7 @@ from mnist_cnn.composing import coarse
 from mnist_cnn.outliers import marks
 from mnist_cnn.strokes import Glyph
 from mnist_cnn.strokes import characters as stroke_characters
+from mnist_cnn.training import fit_network
 
 HEIGHT, WIDTH = 28, 56
 """The pair's input: its ink scaled to ``BOX`` and centred in this field."""
@@ -38,7 +38,6 @@ FIT_PAIRS = 60_000
 """Pairs the reader is fitted on, with a fifth as many single digits, triples and marks that
 are no digits."""
 FIT_EPOCHS = 4
-BATCH = 256
 
 
 def pair_input(ink: np.ndarray) -> np.ndarray:
@@ -153,18 +152,8 @@ def fit_pair_reader(images: torch.Tensor, labels: torch.Tensor, device: torch.de
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     reader = PairReader().to(device)
-    optimizer = torch.optim.Adam(reader.parameters(), lr=2e-3)
-    steps = epochs * max(1, math.ceil(len(classes) / BATCH))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 3e-3, total_steps=steps)
-    reader.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(classes), generator=generator).split(BATCH):
-            loss = F.cross_entropy(reader(inputs[batch].to(device)), classes[batch].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    return reader.eval()
+    return fit_network(reader, len(classes), lambda batch: F.cross_entropy(
+        reader(inputs[batch].to(device)), classes[batch].to(device)), epochs, generator)
 
 
 def pair_reader_path(checkpoint: Path) -> Path:

@@ -25,7 +25,7 @@ from mnist_cnn.normalization import normalize_batch
 from mnist_cnn.outliers import outliers
 from mnist_cnn.strokes import Glyph, drawn, restroked
 from mnist_cnn.strokes import characters as stroke_characters
-from mnist_cnn.training import augment
+from mnist_cnn.training import augment, fit_network
 
 REJECT_DIGITS = 0.005
 """The threshold rejects at most this share of held-out training digits handed over each way
@@ -39,7 +39,6 @@ HELD_OUT = 32_000
 """Further training digits, handed over (four thousand each way), that set the threshold: a
 quantile that far out needs many (from two thousand, it moved by a log-odds or more between
 samples)."""
-BATCH = 256
 
 
 def _block(inputs: int, outputs: int, kernel: int) -> list[nn.Module]:
@@ -109,19 +108,9 @@ def fit_detector(digits: torch.Tensor, labels: torch.Tensor, device: torch.devic
     targets = torch.cat([torch.ones(len(positive)), torch.zeros(len(negative))])
     torch.manual_seed(seed)
     detector = DigitDetector().to(device)
-    optimizer = torch.optim.Adam(detector.parameters(), lr=2e-3)
-    steps = epochs * -(-len(inputs) // BATCH)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 3e-3, total_steps=steps)
-    detector.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(inputs), generator=generator).split(BATCH):
-            logits = detector(augment(inputs[batch].to(device)))
-            loss = F.binary_cross_entropy_with_logits(logits, targets[batch].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    detector.eval()
+    fit_network(detector, len(inputs), lambda batch: F.binary_cross_entropy_with_logits(
+        detector(augment(inputs[batch].to(device))), targets[batch].to(device)),
+        epochs, generator)
     held = order[2 * count:2 * count + HELD_OUT]
     held = held if len(held) else chosen
     calibrate(detector, pixels[held], labels.cpu()[held], reader, seed + 1)

@@ -180,6 +180,27 @@ def _low_resolution(batch: torch.Tensor, binarize: torch.Tensor) -> torch.Tensor
     return F.interpolate(low, size=batch.shape[2:], mode="bilinear", align_corners=False)
 
 
+def fit_network(network: torch.nn.Module, count: int,
+                batch_loss: Callable[[torch.Tensor], torch.Tensor], epochs: int,
+                generator: torch.Generator, batch_size: int = 256) -> torch.nn.Module:
+    """Fit one of the small networks beside the ConvNet (the not-a-digit detector, the segment
+    verifier, the pair reader): Adam and a one-cycle schedule over ``epochs`` passes of
+    ``count`` examples in batches shuffled by ``generator``; ``batch_loss(indices)`` is a
+    batch's loss. Returns ``network`` in eval mode."""
+    optimizer = torch.optim.Adam(network.parameters(), lr=2e-3)
+    steps = epochs * max(1, math.ceil(count / batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 3e-3, total_steps=steps)
+    network.train()
+    for _ in range(epochs):
+        for batch in torch.randperm(count, generator=generator).split(batch_size):
+            loss = batch_loss(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    return network.eval()
+
+
 def augment(batch: torch.Tensor) -> torch.Tensor:
     """Random small affine warps, then for some images a thicker or thinner pen or a
     low-resolution scan's blockiness; a quarter of the batch stays as it is. On the device,

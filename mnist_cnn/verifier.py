@@ -14,7 +14,6 @@ each labelled from the pixels' known owners. The package ships one (``mnist_cnn.
 refit is saved beside the checkpoint as ``model.verifier.pt``.
 """
 
-import math
 import multiprocessing
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from mnist_cnn.checkpoint import check_compatible, read_state_dict, save_state_d
 from mnist_cnn.composing import JOINING, compose_line
 from mnist_cnn.ink import at_pen_scale, find_ink
 from mnist_cnn.segmentation import Candidate, Layout, find_candidates
+from mnist_cnn.training import fit_network
 
 CLASSES = ("one", "piece", "two", "more", "joining", "none")
 ONE, PIECE, TWO, MORE, JOINED, NONE = range(len(CLASSES))
@@ -43,7 +43,6 @@ PART = 0.3
 candidate's, counts as in it."""
 FIT_LINES = 12_000
 FIT_EPOCHS = 4
-BATCH = 256
 
 
 def geometry(candidate: Candidate) -> np.ndarray:
@@ -179,19 +178,9 @@ def fit_verifier(images: torch.Tensor, device: torch.device, seed: int = 0,
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     verifier = SegmentVerifier().to(device)
-    optimizer = torch.optim.Adam(verifier.parameters(), lr=2e-3)
-    steps = epochs * max(1, math.ceil(len(labels) / BATCH))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 3e-3, total_steps=steps)
-    verifier.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(labels), generator=generator).split(BATCH):
-            logits = verifier(contexts[batch].to(device), shapes[batch].to(device))
-            loss = F.cross_entropy(logits, labels[batch].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    return verifier.eval()
+    return fit_network(verifier, len(labels), lambda batch: F.cross_entropy(
+        verifier(contexts[batch].to(device), shapes[batch].to(device)),
+        labels[batch].to(device)), epochs, generator)
 
 
 def verifier_path(checkpoint: Path) -> Path:
