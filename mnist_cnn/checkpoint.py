@@ -13,12 +13,16 @@ import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import torch
 
+from mnist_cnn import shipped
 from mnist_cnn.errors import CheckpointError, MissingCheckpointError
 from mnist_cnn.model import ConvNet
+
+Network = TypeVar("Network", bound=torch.nn.Module)
+"""One of the small networks whose weights sit beside ``model.ckpt`` (``load_sidecar``)."""
 
 
 def sidecar_path(checkpoint: Path) -> Path:
@@ -156,6 +160,21 @@ def check_compatible(state: Mapping[str, torch.Tensor], path: Path,
             )
         if state[name].is_floating_point() and not torch.isfinite(state[name]).all():
             raise CheckpointError(f"{path}: {name} holds NaN or infinite values")
+
+
+def load_sidecar(path: Path, shipped_path: Path, network: Network, name: str,
+                 device: torch.device) -> Network:
+    """``network`` (a ``name``: the not-a-digit detector, the segment verifier, the pair
+    reader) in eval mode, with the weights of its sidecar at ``path`` when there is one, else
+    of the package's own ``shipped_path`` once it matches its provenance. Raises
+    ``CheckpointError`` for a sidecar that is there but unusable, or a shipped file that does
+    not match its provenance."""
+    if not path.exists():
+        path = shipped.verified(shipped_path)
+    state = read_state_dict(path)
+    check_compatible(state, path, network, name)
+    network.load_state_dict(state)
+    return network.to(device).eval()
 
 
 def load_model(path: Path, device: torch.device) -> ConvNet:

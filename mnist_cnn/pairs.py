@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnist_cnn import shipped
-from mnist_cnn.checkpoint import check_compatible, read_state_dict, save_state_dict
+from mnist_cnn.checkpoint import load_sidecar, save_state_dict
 from mnist_cnn.composing import coarse
 from mnist_cnn.outliers import marks
 from mnist_cnn.strokes import Glyph
@@ -171,11 +171,5 @@ def load_pair_reader(checkpoint: Path, device: torch.device) -> PairReader:
     """The pair reader beside ``checkpoint`` (``model.pairs.pt``), else the shipped one.
     Raises ``CheckpointError`` for a sidecar that is there but unusable, or a shipped file that
     does not match its provenance."""
-    path = pair_reader_path(checkpoint)
-    if not path.exists():
-        path = shipped.verified(shipped.PAIRS)
-    state = read_state_dict(path)
-    reader = PairReader()
-    check_compatible(state, path, reader, "pair reader")
-    reader.load_state_dict(state)
-    return reader.to(device).eval()
+    return load_sidecar(pair_reader_path(checkpoint), shipped.PAIRS, PairReader(),
+                        "pair reader", device)

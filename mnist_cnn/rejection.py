@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnist_cnn import shipped
-from mnist_cnn.checkpoint import check_compatible, read_state_dict, save_state_dict
+from mnist_cnn.checkpoint import load_sidecar, save_state_dict
 from mnist_cnn.handed import KINDS, handed_over_inputs
 from mnist_cnn.normalization import normalize_batch
 from mnist_cnn.outliers import outliers
@@ -150,11 +150,5 @@ def load_detector(checkpoint: Path, device: torch.device) -> DigitDetector:
     --fit-detector``), else the one that ships with the package: it does not depend on the
     ConvNet, so it serves any checkpoint. Raises ``CheckpointError`` for a sidecar that is
     there but unusable, or a shipped file that does not match its provenance."""
-    path = detector_path(checkpoint)
-    if not path.exists():
-        path = shipped.verified(shipped.DETECTOR)
-    state = read_state_dict(path)
-    detector = DigitDetector()
-    check_compatible(state, path, detector, "not-a-digit detector")
-    detector.load_state_dict(state)
-    return detector.to(device).eval()
+    return load_sidecar(detector_path(checkpoint), shipped.DETECTOR, DigitDetector(),
+                        "not-a-digit detector", device)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnist_cnn import shipped
-from mnist_cnn.checkpoint import check_compatible, read_state_dict, save_state_dict
+from mnist_cnn.checkpoint import load_sidecar, save_state_dict
 from mnist_cnn.composing import JOINING, compose_line
 from mnist_cnn.ink import at_pen_scale, find_ink
 from mnist_cnn.segmentation import Candidate, Layout, find_candidates
@@ -198,11 +198,5 @@ def load_verifier(checkpoint: Path, device: torch.device) -> SegmentVerifier:
     """The verifier beside ``checkpoint`` (``model.verifier.pt``), else the shipped one: it
     does not depend on the ConvNet. Raises ``CheckpointError`` for a sidecar that is there but
     unusable, or a shipped file that does not match its provenance."""
-    path = verifier_path(checkpoint)
-    if not path.exists():
-        path = shipped.verified(shipped.VERIFIER)
-    state = read_state_dict(path)
-    verifier = SegmentVerifier()
-    check_compatible(state, path, verifier, "segment verifier")
-    verifier.load_state_dict(state)
-    return verifier.to(device).eval()
+    return load_sidecar(verifier_path(checkpoint), shipped.VERIFIER, SegmentVerifier(),
+                        "segment verifier", device)
