@@ -152,14 +152,14 @@ def check_compatible(state: Mapping[str, torch.Tensor], path: Path,
             ) if part
         )
         raise CheckpointError(f"{path}: not a {name} checkpoint ({details})")
-    for name, tensor in expected.items():
-        if state[name].shape != tensor.shape:
+    for key, tensor in expected.items():
+        if state[key].shape != tensor.shape:
             raise CheckpointError(
-                f"{path}: {name} has shape {tuple(state[name].shape)}, "
+                f"{path}: {key} has shape {tuple(state[key].shape)}, "
                 f"the {name} needs {tuple(tensor.shape)}"
             )
-        if state[name].is_floating_point() and not torch.isfinite(state[name]).all():
-            raise CheckpointError(f"{path}: {name} holds NaN or infinite values")
+        if state[key].is_floating_point() and not torch.isfinite(state[key]).all():
+            raise CheckpointError(f"{path}: {key} holds NaN or infinite values")
 
 
 def load_sidecar(path: Path, shipped_path: Path, network: Network, name: str,

@@ -120,6 +120,8 @@ def test_a_broken_verifier_sidecar_is_a_one_line_error(tmp_path, change):
     with pytest.raises(CheckpointError) as raised:
         load_verifier(checkpoint, CPU)
     assert str(raised.value).startswith(str(path)) and "\n" not in str(raised.value)
+    if change == "shapes":
+        assert "head.2.bias has shape (3,), the segment verifier needs (6,)" in str(raised.value)
 
 
 @torch.no_grad()
