@@ -44,6 +44,7 @@ from mnist_cnn.scoring import (
     Values,
     best_reading,
     candidate_values,
+    left_out,
     reading_value,
     search_inputs,
 )
@@ -515,18 +516,11 @@ class Recognizer:
         rejection on, the segments left out (no digit, by the verifier) are rejected marks."""
         layout = prepared.layout
         probabilities = log_probabilities.exp()
-        if digit_scores is not None:
-            covered = {(layout.candidates[i].line, segment) for line in lines for i in line
-                       for segment in range(layout.candidates[i].start,
-                                            layout.candidates[i].stop)}
-            for index, candidate in enumerate(layout.candidates):
-                if (candidate.stop == candidate.start + 1
-                        and (candidate.line, candidate.start) not in covered):
-                    box = tuple(round(value / prepared.scale) for value in candidate.box)
-                    pixels = prepared.inputs[index] if prepared.preview is not None else None
-                    result.rejected.append(RejectedMark(
-                        box, int(probabilities[index].argmax()), float(digit_scores[index]),
-                        pixels))
+        for index in left_out(layout, lines) if digit_scores is not None else []:
+            box = tuple(round(value / prepared.scale) for value in layout.candidates[index].box)
+            pixels = prepared.inputs[index] if prepared.preview is not None else None
+            result.rejected.append(RejectedMark(box, int(probabilities[index].argmax()),
+                                                float(digit_scores[index]), pixels))
         for line in lines:
             digits = []
             for index in line:

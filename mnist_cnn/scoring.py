@@ -109,14 +109,17 @@ def best_reading(layout: Layout, values: Values) -> list[list[int]]:
     return reading
 
 
+def left_out(layout: Layout, reading: list[list[int]]) -> list[int]:
+    """The one-segment candidates whose segment ``reading`` leaves out."""
+    covered = {(layout.candidates[i].line, segment) for line in reading for i in line
+               for segment in range(layout.candidates[i].start, layout.candidates[i].stop)}
+    return [i for i, candidate in enumerate(layout.candidates)
+            if candidate.stop == candidate.start + 1
+            and (candidate.line, candidate.start) not in covered]
+
+
 def reading_value(layout: Layout, values: Values, reading: list[list[int]]) -> float:
     """What ``best_reading`` maximizes, for ``reading``: compares the readings of one picture
     laid out two ways (ink dark or light)."""
-    take, leave = values.take, values.leave
-    chosen = [index for line in reading for index in line]
-    covered = {(layout.candidates[i].line, segment) for i in chosen
-               for segment in range(layout.candidates[i].start, layout.candidates[i].stop)}
-    left_out = sum(float(leave[i]) for i, candidate in enumerate(layout.candidates)
-                   if candidate.stop == candidate.start + 1
-                   and (candidate.line, candidate.start) not in covered)
-    return sum(float(take[i]) for i in chosen) + left_out
+    return (sum(float(values.take[i]) for line in reading for i in line)
+            + sum(float(values.leave[i]) for i in left_out(layout, reading)))
