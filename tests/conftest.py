@@ -43,6 +43,12 @@ def synthetic_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
     return images, labels
 
 
+def same_weights(first: torch.nn.Module, second: torch.nn.Module) -> bool:
+    """Whether two networks of one kind hold exactly the same weights (a fit is reproducible)."""
+    return all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
+                                                  second.state_dict().values(), strict=True))
+
+
 def make_mnist_dir(root: Path, train: int = 300, test: int = 100) -> Path:
     folder = raw_folder(root)
     folder.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from mnist_cnn.pairs import (
 )
 from mnist_cnn.strokes import hershey
 
-from conftest import synthetic_digits
+from conftest import same_weights, synthetic_digits
 
 CPU = torch.device("cpu")
 OTHERS = hershey()[1]
@@ -56,8 +56,7 @@ def _tiny_fit(seed: int = 0) -> PairReader:
 
 def test_fitting_is_reproducible_and_round_trips_through_the_sidecar(tmp_path):
     first, second = _tiny_fit(), _tiny_fit()
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
-                                                  second.state_dict().values(), strict=True))
+    assert same_weights(first, second)
     checkpoint = tmp_path / "model.ckpt"
     save_pair_reader(first, checkpoint)
     assert pair_reader_path(checkpoint).name == "model.pairs.pt"

@@ -20,7 +20,7 @@ from mnist_cnn.rejection import (
 )
 from mnist_cnn.strokes import drawn, hershey
 
-from conftest import synthetic_digits
+from conftest import same_weights, synthetic_digits
 
 CPU = torch.device("cpu")
 
@@ -36,8 +36,7 @@ def _tiny_fit(seed: int = 0) -> DigitDetector:
 def test_fitting_is_reproducible_and_sets_a_finite_threshold():
     first, second = _tiny_fit(), _tiny_fit()
     assert torch.isfinite(first.threshold)
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
-                                                  second.state_dict().values(), strict=True))
+    assert same_weights(first, second)
     assert not torch.equal(first.head[1].weight, _tiny_fit(seed=1).head[1].weight)
 
 

@@ -27,7 +27,7 @@ from mnist_cnn.verifier import (
     verifier_path,
 )
 
-from conftest import synthetic_digits
+from conftest import same_weights, synthetic_digits
 
 CPU = torch.device("cpu")
 
@@ -91,8 +91,7 @@ def _tiny_fit(seed: int = 0) -> SegmentVerifier:
 
 def test_fitting_is_reproducible_and_round_trips_through_the_sidecar(tmp_path):
     first, second = _tiny_fit(), _tiny_fit()
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
-                                                  second.state_dict().values(), strict=True))
+    assert same_weights(first, second)
     checkpoint = tmp_path / "model.ckpt"
     save_verifier(first, checkpoint)
     assert verifier_path(checkpoint).name == "model.verifier.pt"
