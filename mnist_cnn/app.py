@@ -25,8 +25,8 @@ from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
-from mnist_cnn.recognition import Recognizer
-from mnist_cnn.results import Recognition
+from mnist_cnn.reading.recognizer import Recognizer
+from mnist_cnn.reading.results import Recognition
 
 API_PATH = "/api/recognize"
 API_FIELD = "image"

@@ -8,12 +8,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mnist_cnn.errors import MnistCnnError
-from mnist_cnn.results import CELL_SIZE, Recognition, draw_result
-from mnist_cnn.training import History
+from mnist_cnn.reading.results import CELL_SIZE, Recognition, draw_result
+
+if TYPE_CHECKING:  # reading draws grids without importing anything of fitting
+    from mnist_cnn.fitting.convnet import History
 
 GRID_COLUMNS = 5
 
@@ -114,7 +117,7 @@ def _smooth(values: Sequence[float], weight: float = 0.9) -> list[float]:
     return smoothed
 
 
-def curves_figure(history: History, path: Path) -> None:
+def curves_figure(history: "History", path: Path) -> None:
     """Loss per step (raw and smoothed) and per epoch, learning rate, and test accuracy."""
     figure = _figure(10, 3.8)
     loss_axis, accuracy_axis = figure.subplots(1, 2)

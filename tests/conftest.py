@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_cnn.data import IMAGE_MAGIC, LABEL_MAGIC, SPLIT_FILES, raw_folder
-from mnist_cnn.model import ConvNet
+from mnist_cnn.fitting.data import IMAGE_MAGIC, LABEL_MAGIC, SPLIT_FILES, raw_folder
+from mnist_cnn.networks.convnet import ConvNet
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_MNIST = REPO.parent / "shared" / "MNIST_data"
@@ -88,17 +88,24 @@ def cli(*args: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def trained_checkpoint(tmp_path_factory, real_mnist) -> Path:
-    """Weights from one epoch on the real MNIST (about 99 % on its test set), trained once per
-    test session, for tests that need digits actually read right."""
+def trained_run(tmp_path_factory, real_mnist) -> tuple[Path, str]:
+    """One epoch on the real MNIST (about 99 % on its test set) through ``mnist-train``,
+    trained once per test session for every test that needs digits actually read right: the
+    checkpoint, and what the command printed."""
     checkpoint = tmp_path_factory.mktemp("trained") / "model.ckpt"
     done = subprocess.run(
-        cli("mnist_cnn.train", "--data-dir", str(real_mnist), "--no-download", "--epochs", "1",
-            "--checkpoint", str(checkpoint), "--device", "cpu", "--no-report"),
+        cli("mnist_cnn.cli.train", "--data-dir", str(real_mnist), "--no-download", "--epochs",
+            "1", "--checkpoint", str(checkpoint), "--device", "cpu", "--no-report"),
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    return checkpoint
+    return checkpoint, done.stdout
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(trained_run) -> Path:
+    """The checkpoint of ``trained_run``."""
+    return trained_run[0]
 
 
 SERVING = re.compile(r"serving (http://\S+/) ")
@@ -113,7 +120,7 @@ class DrawServer:
         self.log = log
         self._log_file = log.open("w")
         self.process = subprocess.Popen(
-            cli("mnist_cnn.draw", "--checkpoint", str(checkpoint), "--port", "0",
+            cli("mnist_cnn.cli.draw", "--checkpoint", str(checkpoint), "--port", "0",
                 "--device", "cpu", *args),
             stdout=subprocess.PIPE, stderr=self._log_file, text=True)
         line = self._first_line()

@@ -14,9 +14,10 @@ from pictures import as_image, draw_one, on_paper, write
 from PIL import Image
 
 import mnist_cnn
-from mnist_cnn import DigitReading, Recognition, Recognizer, RejectedMark, TrainingRun, trainer
+from mnist_cnn import DigitReading, Recognition, Recognizer, RejectedMark, TrainingRun
+from mnist_cnn.cli.recognize import main as recognize
 from mnist_cnn.errors import MissingCheckpointError, UsageError
-from mnist_cnn.recognize import main as recognize
+from mnist_cnn.fitting import run as fitting_run
 
 from conftest import REPO, cli
 
@@ -64,17 +65,15 @@ def _inputs(path):
 
 
 def test_the_package_exports_the_api():
-    assert mnist_cnn.train is trainer.train
+    assert mnist_cnn.train is fitting_run.train
     assert mnist_cnn.Recognizer is Recognizer and mnist_cnn.TrainingRun is TrainingRun
     assert {"Recognizer", "Recognition", "DigitReading", "RejectedMark", "train"} <= set(
         mnist_cnn.__all__)
-    assert DigitReading.__module__ == RejectedMark.__module__ == "mnist_cnn.results"
+    assert DigitReading.__module__ == RejectedMark.__module__ == "mnist_cnn.reading.results"
 
 
-def test_python_m_mnist_cnn_train_still_runs_the_command_without_a_warning():
-    # The command's code is in trainer.py; train.py only serves ``-m``, so that importing the
-    # package never imports a submodule named like the function (runpy would warn).
-    done = subprocess.run(cli("mnist_cnn.train", "--help"), capture_output=True, text=True,
+def test_python_m_runs_the_train_command_without_a_warning():
+    done = subprocess.run(cli("mnist_cnn.cli.train", "--help"), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("usage: mnist-train")
     assert done.stderr == ""
@@ -141,7 +140,7 @@ def test_str_is_the_line_mnist_recognize_prints(checkpoint, number_file, tmp_pat
 
 def test_read_many_keeps_the_order_and_reports_bad_inputs(checkpoint, number_file, tmp_path,
                                                           monkeypatch):
-    monkeypatch.setattr("mnist_cnn.recognition.PARALLEL_FROM", 2)
+    monkeypatch.setattr("mnist_cnn.reading.pipeline.PARALLEL_FROM", 2)
     bad = tmp_path / "bad.png"
     bad.write_text("text, not a png")
     one = tmp_path / "one.png"

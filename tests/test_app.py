@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from mnist_cnn.app import API_PATH, Reader, idle_panel, render_result
-from mnist_cnn.images import MAX_PIXELS
-from mnist_cnn.results import DigitReading, Recognition, RejectedMark
+from mnist_cnn.reading.images import MAX_PIXELS
+from mnist_cnn.reading.results import DigitReading, Recognition, RejectedMark
 
 from conftest import REPO, cli
 
@@ -71,7 +71,7 @@ def rounded(record: object) -> object:
 @pytest.mark.slow
 def test_the_api_answers_what_mnist_recognize_json_prints(draw_server, trained_checkpoint):
     done = subprocess.run(
-        cli("mnist_cnn.recognize", "num4.png", "--json", "--top-k", "3", "--device", "cpu",
+        cli("mnist_cnn.cli.recognize", "num4.png", "--json", "--top-k", "3", "--device", "cpu",
             "--checkpoint", str(trained_checkpoint)),
         capture_output=True, text=True, timeout=300, cwd=DRAFTS)
     assert done.returncode == 0, done.stderr

@@ -11,16 +11,10 @@ from conftest import REPO, cli
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, real_mnist):
-    checkpoint = tmp_path_factory.mktemp("e2e") / "model.ckpt"
-    done = subprocess.run(
-        cli("mnist_cnn.train", "--data-dir", str(real_mnist), "--no-download", "--epochs", "1",
-            "--checkpoint", str(checkpoint), "--device", "cpu"),
-        capture_output=True, text=True, timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    return checkpoint, done.stdout
+@pytest.fixture
+def trained(trained_run):
+    """The session's one-epoch run (``conftest.trained_run``): its checkpoint and output."""
+    return trained_run
 
 
 def test_one_epoch_on_real_mnist_is_accurate(trained):
@@ -34,7 +28,7 @@ def test_one_epoch_on_real_mnist_is_accurate(trained):
 def test_eval_only_agrees_with_training(trained, real_mnist):
     checkpoint, output = trained
     done = subprocess.run(
-        cli("mnist_cnn.train", "--eval-only", "--checkpoint", str(checkpoint), "--data-dir",
+        cli("mnist_cnn.cli.train", "--eval-only", "--checkpoint", str(checkpoint), "--data-dir",
             str(real_mnist), "--no-download"), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     final = re.search(r"Test accuracy on the 10000 test images: [\d.]+ %", output)[0]
@@ -46,7 +40,8 @@ def test_num_draft_digits_are_all_read_correctly(trained):
     drafts = sorted((REPO / "num-draft").glob("num*.png"))
     assert len(drafts) == 10
     done = subprocess.run(
-        cli("mnist_cnn.recognize", *map(str, drafts), "--checkpoint", str(checkpoint), "--json"),
+        cli("mnist_cnn.cli.recognize", *map(str, drafts), "--checkpoint", str(checkpoint),
+            "--json"),
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     records = json.loads(done.stdout)

@@ -2,7 +2,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_cnn.plotting import image_grid, prediction_grid
-from mnist_cnn.results import DigitReading, Recognition, RejectedMark
+from mnist_cnn.reading.results import DigitReading, Recognition, RejectedMark
 
 
 def _results(count):

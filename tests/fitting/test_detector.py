@@ -1,0 +1,128 @@
+"""The not-a-digit detector: its fit, its sidecar and the one-line errors, its decisions."""
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from mnist_cnn.fitting.detector import REJECT_DIGITS, calibrate, calibration_scores, fit_detector
+from mnist_cnn.fitting.handed import KINDS, handed_over_inputs, handed_over_pictures
+from mnist_cnn.fitting.strokes import drawn, hershey
+from mnist_cnn.networks import registry
+from mnist_cnn.networks.convnet import ConvNet
+from mnist_cnn.networks.detector import DigitDetector
+from mnist_cnn.reading.inputs import normalize_batch
+from mnist_cnn.reading.recognizer import Recognizer
+
+from conftest import same_weights, synthetic_digits
+
+CPU = torch.device("cpu")
+
+
+def _tiny_fit(seed: int = 0) -> DigitDetector:
+    images, labels = synthetic_digits(150, seed=3)
+    torch.manual_seed(0)
+    reader = ConvNet()  # untrained: it reads some of the held-out digits right by chance
+    return fit_detector(torch.from_numpy(images), torch.from_numpy(labels), CPU, reader,
+                        seed=seed, epochs=1, characters=hershey())
+
+
+def test_fitting_is_reproducible_and_depends_on_the_seed():
+    first, second = _tiny_fit(), _tiny_fit()
+    assert same_weights(first, second)
+    assert not torch.equal(first.head[1].weight, _tiny_fit(seed=1).head[1].weight)
+
+
+def _shipped(part: registry.Part) -> torch.nn.Module:
+    return registry.load(part, registry.MODEL.shipped, CPU)
+
+
+@pytest.fixture(scope="module")
+def mnist_test(real_mnist):
+    test = torchvision.datasets.MNIST(str(real_mnist), train=False)
+    return test.data.float() / 255, test.targets
+
+
+def test_calibration_reads_each_handed_over_digit_as_the_recognizer_does(mnist_test):
+    """The calibration path and the recognizer are one pipeline: each way of handing a digit
+    over, the same picture gives the same 28x28 input and the same digit score."""
+    count = 3 * len(KINDS)
+    digits, labels = mnist_test[0][:count], mnist_test[1][:count]
+    recognizer = Recognizer(_shipped(registry.MODEL), CPU, detector=_shipped(registry.DETECTOR),
+                            verifier=_shipped(registry.VERIFIER),
+                            pair_reader=_shipped(registry.PAIRS), reject_threshold=-np.inf)
+    scores, kinds = calibration_scores(recognizer, digits, labels, seed=5)
+    assert kinds.tolist() == [index % len(KINDS) for index in range(count)]
+    assert set(kinds[~scores.isnan()].tolist()) == set(range(len(KINDS)))
+    pictures = handed_over_pictures(digits, np.random.default_rng(5))
+    inputs = handed_over_inputs(digits, np.random.default_rng(5), recognizer)
+    for index, picture in enumerate(pictures):
+        result = recognizer.read(picture)
+        first = (result.digits or result.rejected)[0]
+        assert np.array_equal(first.network_input, inputs[index].numpy()), KINDS[index % 8]
+        if not scores[index].isnan():
+            assert result.number == str(int(labels[index]))
+            # the same input, in a batch of another size: the same score to float rounding
+            assert result.digits[0].score == pytest.approx(float(scores[index]), abs=1e-4)
+
+
+def test_the_threshold_rejects_its_share_of_each_way_read_right(mnist_test):
+    """Recalibrated on test digits handed over each way: the threshold is the lowest of the
+    ways' quantiles of the digits read as themselves, so no way loses more than its share."""
+    detector = _shipped(registry.DETECTOR)
+    digits, labels = mnist_test[0][:800], mnist_test[1][:800]
+    searchers = (_shipped(registry.VERIFIER), _shipped(registry.PAIRS))
+    recognizer = Recognizer(_shipped(registry.MODEL), CPU, detector=detector,
+                            verifier=searchers[0], pair_reader=searchers[1],
+                            reject_threshold=-np.inf)
+    scores, kinds = calibration_scores(recognizer, digits, labels, seed=2)
+    detector.threshold.fill_(123.0)
+    calibrate(detector, digits, labels, _shipped(registry.MODEL), searchers, seed=2)
+    threshold = float(detector.threshold)
+    counted = [scores[(kinds == kind) & ~scores.isnan()].numpy() for kind in range(len(KINDS))]
+    assert all(len(mine) > 0.8 * 100 for mine in counted)
+    assert threshold == pytest.approx(min(np.quantile(mine, REJECT_DIGITS) for mine in counted),
+                                      abs=1e-5)
+    for mine in counted:
+        assert (mine < threshold).mean() <= REJECT_DIGITS + 1 / len(mine)
+
+
+@pytest.mark.slow
+def test_a_detector_fitted_here_rejects_drawn_letters_and_keeps_drawn_digits(real_mnist):
+    """A small fit (4,000 digits, 6 epochs) on MNIST and the Hershey fonts' strokes: letters
+    and signs drawn anew, with other pens, slants and bends, fall below its threshold (half
+    of them here; the full fit's figures are bench_rejection's), drawn digits and MNIST test
+    digits stay above it, and letters rank below digits."""
+    train = torchvision.datasets.MNIST(str(real_mnist), train=True)
+    characters = hershey()
+    detector = fit_detector(train.data[:14000], train.targets[:14000], CPU,
+                            _shipped(registry.MODEL), count=4000, epochs=6,
+                            characters=characters)
+    test = torchvision.datasets.MNIST(str(real_mnist), train=False)
+    digits = test.data[:1000].float() / 255
+    rng = np.random.default_rng(7)
+    with torch.no_grad():
+        digit_scores = detector(normalize_batch(digits).unsqueeze(1))
+        drawn_digits = detector(normalize_batch(drawn(characters[0], 300, rng, False))
+                                .unsqueeze(1))
+        letters = detector(normalize_batch(drawn(characters[1], 300, rng, True)).unsqueeze(1))
+    below = detector.threshold
+    assert (letters < below).float().mean() > 0.4
+    assert (drawn_digits < below).float().mean() < 0.05
+    assert (digit_scores < below).float().mean() < 0.01
+    assert (letters[:, None] < digit_scores[None, :]).float().mean() > 0.9
+
+
+@pytest.mark.slow
+def test_the_shipped_threshold_keeps_digits_handed_over_every_way(mnist_test):
+    """Calibrated on training digits handed over as users hand them (those the recognizer
+    still reads as themselves, each way on its own), the shipped threshold keeps MNIST test
+    digits handed over the same ways, read by the recognizer with rejection on: binarized
+    scans stretched to fill their field among them."""
+    recognizer = Recognizer.from_checkpoint(registry.MODEL.shipped, CPU)
+    pictures = handed_over_pictures(mnist_test[0][:1600], np.random.default_rng(11))
+    results = list(recognizer.read_many(pictures))
+    for kind, name in enumerate(KINDS):
+        mine = [result for index, result in enumerate(results) if index % len(KINDS) == kind]
+        kept = np.mean([bool(result.digits) for result in mine])
+        assert kept > 0.98, name
