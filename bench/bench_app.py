@@ -1,6 +1,6 @@
 """Benchmark: the ``mnist-draw`` server under load, and how long it takes to read one drawing.
 
-1. Starts the real server (``python -m mnist_cnn.draw --port 0``) and posts a 280x280 drawing
+1. Starts the real server (``python -m mnist_cnn.cli.draw --port 0``) and posts a 280x280 drawing
    (drawn the way the sketchpad hands it over: black strokes of the page's pen width on a
    transparent canvas, PNG) one request at a time: the server's reading time (its
    ``Server-Timing`` header) and the client's round trip.
@@ -40,9 +40,9 @@ from pathlib import Path
 import httpx
 from PIL import Image, ImageDraw
 
-from mnist_cnn import shipped
+from mnist_cnn.networks import registry
 from mnist_cnn.app import API_PATH, CANVAS_SIDE, PEN_RADIUS
-from mnist_cnn.draw import CPU_THREADS
+from mnist_cnn.cli.draw import CPU_THREADS
 
 import devset
 from machine import describe
@@ -172,7 +172,7 @@ def resident_mb(pid: int) -> float:
 
 def start_server(checkpoint: Path, stderr: io.TextIOBase) -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "mnist_cnn.draw", "--checkpoint", str(checkpoint), "--port", "0",
+        [sys.executable, "-m", "mnist_cnn.cli.draw", "--checkpoint", str(checkpoint), "--port", "0",
          "--device", "cpu"], stdout=subprocess.PIPE, stderr=stderr, text=True)
     ready, _, _ = select.select([server.stdout], [], [], 180)
     line = server.stdout.readline() if ready else ""
@@ -240,7 +240,7 @@ def report(tally: Tally, seconds: float, memory: list[tuple[str, float]]) -> boo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", type=Path, default=shipped.MODEL,
+    parser.add_argument("--checkpoint", type=Path, default=registry.MODEL.shipped,
                         help="default: the shipped model")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--uploads", type=int, default=1000,

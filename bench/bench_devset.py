@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
-from mnist_cnn import shipped
-from mnist_cnn.recognition import Options, Recognizer
-from mnist_cnn.results import Recognition
+from mnist_cnn.networks import registry
+from mnist_cnn.reading.pipeline import Options
+from mnist_cnn.reading.recognizer import Recognizer
+from mnist_cnn.reading.results import Recognition
 
 import devset
 from machine import describe
@@ -75,7 +76,7 @@ def main() -> None:
                         help="a checkpoint to read with (repeat for several; default: the "
                              "shipped model)")
     args = parser.parse_args()
-    args.checkpoint = args.checkpoint or [shipped.MODEL]
+    args.checkpoint = args.checkpoint or [registry.MODEL.shipped]
     print(f"machine: {describe()}")
     device = torch.device("cpu")
     sets = {"images": devset.single_digits(), "scans": devset.scans(),

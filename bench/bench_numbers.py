@@ -30,8 +30,9 @@ from pathlib import Path
 import torch
 import torchvision
 
-from mnist_cnn import shipped
-from mnist_cnn.recognition import Options, Recognizer
+from mnist_cnn.networks import registry
+from mnist_cnn.reading.pipeline import Options
+from mnist_cnn.reading.recognizer import Recognizer
 
 from devset import numbers
 from machine import describe
@@ -143,7 +144,7 @@ def devset(recognizers: dict[str, Recognizer], peers: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=shipped.MODEL,
+    parser.add_argument("--checkpoint", type=Path, default=registry.MODEL.shipped,
                         help="default: the shipped model")
     parser.add_argument("--data-dir", default="../shared/MNIST_data")
     parser.add_argument("--count", type=int, default=1000)

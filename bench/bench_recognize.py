@@ -32,9 +32,9 @@ import torch
 import torchvision
 from PIL import Image, ImageOps
 
-from mnist_cnn import shipped
-from mnist_cnn.checkpoint import load_model
-from mnist_cnn.recognition import Options, Recognizer
+from mnist_cnn.networks import registry
+from mnist_cnn.reading.pipeline import Options
+from mnist_cnn.reading.recognizer import Recognizer
 
 import devset
 from machine import describe
@@ -80,7 +80,7 @@ def dev_forms(checkpoint: Path, repeats: int) -> None:
     alternating rounds (this VM's speed drifts by a third within minutes: each round's ratio
     compares the two under the same conditions), and the median over the rounds."""
     recognizer = Recognizer.from_checkpoint(checkpoint, torch.device("cpu"))
-    model = load_model(checkpoint, torch.device("cpu"))
+    model = registry.load(registry.MODEL, checkpoint, torch.device("cpu"))
     with tempfile.TemporaryDirectory() as scratch:
         forms = devset.single_digit_files(Path(scratch))
         for form, (paths, labels) in forms.items():
@@ -101,7 +101,7 @@ def dev_forms(checkpoint: Path, repeats: int) -> None:
 def cli_on_folder(folder: Path, checkpoint: Path, count: int) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of ``mnist-recognize FOLDER --json``; checks the JSON."""
     started = time.perf_counter()
-    command = [sys.executable, "-m", "mnist_cnn.recognize", str(folder), "--checkpoint",
+    command = [sys.executable, "-m", "mnist_cnn.cli.recognize", str(folder), "--checkpoint",
                str(checkpoint), "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     output = process.stdout.read()
@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--dev-only", action="store_true",
                         help="only the real dev digits' forms (part 6)")
     args = parser.parse_args()
-    args.checkpoint = args.checkpoint or [shipped.MODEL]
+    args.checkpoint = args.checkpoint or [registry.MODEL.shipped]
     print(f"machine: {describe()}")
     dev_forms(args.checkpoint[0], args.repeats)
     if args.dev_only:
@@ -157,7 +157,7 @@ def main() -> None:
                   f"(b) ours {ours:.2f} % ({ours - plain:+.2f} points)")
 
         checkpoint = args.checkpoint[0]
-        reference, _ = loop_rate(paths, load_model(checkpoint, torch.device("cpu")))
+        reference, _ = loop_rate(paths, registry.load(registry.MODEL, checkpoint, torch.device("cpu")))
         rate, _ = read_rate(paths, Recognizer.from_checkpoint(checkpoint, torch.device("cpu")))
         print(f"throughput: ours {rate:.0f} images/s, per-image reference-style loop "
               f"{reference:.0f} images/s (plain transform, no normalization)")
@@ -168,7 +168,7 @@ def main() -> None:
     drafts = sorted(str(path) for path in (REPO / "num-draft").glob("*.png"))
     import_torch = median_seconds([sys.executable, "-c", "import torch"], args.repeats)
     recognize_ten = median_seconds(
-        [sys.executable, "-m", "mnist_cnn.recognize", *drafts, "--no-grid", "--checkpoint",
+        [sys.executable, "-m", "mnist_cnn.cli.recognize", *drafts, "--no-grid", "--checkpoint",
          str(checkpoint)], args.repeats)
     print(f"start-up (median of {args.repeats}): python -c 'import torch' {import_torch:.2f}s, "
           f"mnist-recognize num-draft/*.png --no-grid {recognize_ten:.2f}s "

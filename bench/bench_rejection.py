@@ -27,8 +27,8 @@ import numpy as np
 import torch
 import torchvision
 
-from mnist_cnn import shipped
-from mnist_cnn.recognition import Recognizer
+from mnist_cnn.networks import registry
+from mnist_cnn.reading.recognizer import Recognizer
 
 from devset import nondigits, single_digit_files
 from machine import describe
@@ -96,7 +96,7 @@ def draw(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=shipped.MODEL,
+    parser.add_argument("--checkpoint", type=Path, default=registry.MODEL.shipped,
                         help="default: the shipped model; its detector: the sidecar beside it, "
                              "else the shipped one")
     parser.add_argument("--data-dir", default="../shared/MNIST_data")

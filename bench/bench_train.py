@@ -70,7 +70,7 @@ def machine() -> str:
     """The machine, and the bfloat16 features the training precision depends on."""
     import torch
 
-    from mnist_cnn.training import native_bf16
+    from mnist_cnn.fitting.convnet import native_bf16
 
     flags = cpu()[1]
     features = ", ".join(flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags) or "none"
@@ -106,7 +106,7 @@ def main() -> None:
     runs = []
     with tempfile.TemporaryDirectory() as folder:
         for seed in args.seeds:
-            result = run_child([sys.executable, "-m", "mnist_cnn.train",
+            result = run_child([sys.executable, "-m", "mnist_cnn.cli.train",
                                 "--data-dir", args.data_dir, "--no-download", "--seed", str(seed),
                                 "--checkpoint", str(Path(folder) / f"seed{seed}.ckpt")])
             runs.append(result)

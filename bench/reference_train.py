@@ -13,7 +13,7 @@ import torchvision
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from mnist_cnn.model import ConvNet
+from mnist_cnn.networks.convnet import ConvNet
 
 
 def main() -> None:

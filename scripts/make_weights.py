@@ -27,7 +27,7 @@ import torch
 import torchvision
 
 import mnist_cnn
-from mnist_cnn import shipped
+from mnist_cnn.networks import registry
 
 FIT_LINE = re.compile(r"Fitted the not-a-digit detector in ([\d.]+)s \(threshold (-?[\d.]+)\)")
 VERIFIER_LINE = re.compile(r"Fitted the segment verifier in ([\d.]+)s")
@@ -48,7 +48,7 @@ def mnist_train(arguments: list[str]) -> tuple[str, float]:
     """Run ``mnist-train`` with ``arguments``; its output and wall seconds."""
     print("$ mnist-train", " ".join(arguments), flush=True)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "mnist_cnn.train", *arguments],
+    done = subprocess.run([sys.executable, "-m", "mnist_cnn.cli.train", *arguments],
                           capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"mnist-train {' '.join(arguments)} failed:\n{done.stdout}{done.stderr}")
@@ -63,7 +63,7 @@ def main() -> None:
                         help="refit the segment verifier and the pair reader; keep the rest")
     args = parser.parse_args()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}"
-    provenance = shipped.provenance() if args.verifier_only else {
+    provenance = registry.provenance() if args.verifier_only else {
         "made_by": "python scripts/make_weights.py",
         "date": time.strftime("%Y-%m-%d"),
         "seed": args.seed,
@@ -74,45 +74,45 @@ def main() -> None:
     }
     files = provenance["files"]
     with tempfile.TemporaryDirectory() as scratch:
-        checkpoint = Path(scratch) / shipped.MODEL.name
+        checkpoint = Path(scratch) / registry.MODEL.file
         common = ["--data-dir", args.data_dir, "--seed", str(args.seed), "--device", "cpu",
                   "--checkpoint", str(checkpoint)]
         public = [part if part != str(checkpoint) else "model.ckpt" for part in common]
-        shipped.WEIGHTS.mkdir(exist_ok=True)
+        registry.WEIGHTS.mkdir(exist_ok=True)
         if not args.verifier_only:
             _, train_seconds = mnist_train([*common, "--no-report"])
             facts = json.loads(checkpoint.with_suffix(".json").read_text())
             output, _ = mnist_train(["--fit-detector", *common])
             match = FIT_LINE.search(output)
-            shutil.copyfile(checkpoint, shipped.MODEL)
-            shutil.copyfile(checkpoint.with_suffix(".detector.pt"), shipped.DETECTOR)
-            files[shipped.MODEL.name] = {
+            shutil.copyfile(checkpoint, registry.MODEL.shipped)
+            shutil.copyfile(checkpoint.with_suffix(".detector.pt"), registry.DETECTOR.shipped)
+            files[registry.MODEL.file] = {
                 "command": " ".join(["mnist-train", *public, "--no-report"]),
                 "test_accuracy": facts["test_accuracy"],
                 "precision": facts["precision"],
                 "wall_seconds": round(train_seconds, 1),
-                "sha256": shipped.sha256(shipped.MODEL),
+                "sha256": registry.sha256(registry.MODEL.shipped),
             }
-            files[shipped.DETECTOR.name] = {
+            files[registry.DETECTOR.shipped.name] = {
                 "command": " ".join(["mnist-train", "--fit-detector", *public]),
                 "fit_seconds": float(match[1]) if match else None,
                 "threshold": float(match[2]) if match else None,
-                "sha256": shipped.sha256(shipped.DETECTOR),
+                "sha256": registry.sha256(registry.DETECTOR.shipped),
             }
         output, _ = mnist_train(["--fit-verifier", *common])
-        shutil.copyfile(checkpoint.with_suffix(".verifier.pt"), shipped.VERIFIER)
-        shutil.copyfile(checkpoint.with_suffix(".pairs.pt"), shipped.PAIRS)
-    for path, line in ((shipped.VERIFIER, VERIFIER_LINE), (shipped.PAIRS, PAIRS_LINE)):
+        shutil.copyfile(checkpoint.with_suffix(".verifier.pt"), registry.VERIFIER.shipped)
+        shutil.copyfile(checkpoint.with_suffix(".pairs.pt"), registry.PAIRS.shipped)
+    for path, line in ((registry.VERIFIER.shipped, VERIFIER_LINE), (registry.PAIRS.shipped, PAIRS_LINE)):
         match = line.search(output)
         files[path.name] = {
             "command": " ".join(["mnist-train", "--fit-verifier", *public]),
             "fit_seconds": float(match[1]) if match else None,
             "date": time.strftime("%Y-%m-%d"),
             "machine": machine,
-            "sha256": shipped.sha256(path),
+            "sha256": registry.sha256(path),
         }
-    shipped.PROVENANCE.write_text(json.dumps(provenance, indent=2) + "\n")
-    print(f"wrote {', '.join(sorted(files))} and {shipped.PROVENANCE.name} in {shipped.WEIGHTS}")
+    (registry.WEIGHTS / registry.PROVENANCE).write_text(json.dumps(provenance, indent=2) + "\n")
+    print(f"wrote {', '.join(sorted(files))} and {(registry.WEIGHTS / registry.PROVENANCE).name} in {registry.WEIGHTS}")
 
 
 if __name__ == "__main__":

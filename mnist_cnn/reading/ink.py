@@ -8,7 +8,8 @@ ink on black.
 """
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -60,6 +61,8 @@ SPECK_AREA = 0.03
 """A piece of ink or paper smaller than this share of the largest piece is a speck."""
 UINT16_LABELS = 65535
 """Labels a 16-bit label image holds."""
+CHANNELS = 128
+"""OpenCV filters at most this many channels of one image at once."""
 NOISE_SAMPLES = 2400
 """Paper pixel pairs sampled to measure the paper's noise: plenty, and fast."""
 PEN_PIXELS = 4
@@ -87,6 +90,15 @@ class Ink:
     marks: np.ndarray
     dark_ink: bool = True
     """Whether the ink was darker than the paper."""
+    labels: np.ndarray | None = None
+    stats: np.ndarray | None = None
+    """The mask's connected marks, as ``label_marks`` gives them, when found with the ink."""
+
+    def labelled(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mask's connected marks (``label_marks``), labelled once."""
+        if self.labels is None or self.stats is None:
+            return label_marks(self.mask)
+        return self.labels, self.stats
 
 
 def otsu_threshold(values: np.ndarray) -> float:
@@ -146,25 +158,49 @@ def _border_share(gray: np.ndarray) -> tuple[float, np.ndarray]:
     return float(bright[_border(bright.shape)].mean()), bright
 
 
+def _border_shares(bright: np.ndarray) -> np.ndarray:
+    """The share of each picture's border (``_border``) that ``bright`` covers: all it covers
+    less what it covers inside."""
+    rows, cols = bright.shape[1:]
+    width = max(1, round(0.04 * min(rows, cols)))
+    inside = bright[:, width:rows - width, width:cols - width].sum((1, 2))
+    border = rows * cols - max(0, rows - 2 * width) * max(0, cols - 2 * width)
+    return (bright.sum((1, 2)) - inside) / border
+
+
 def _polarity(gray: np.ndarray, dark: bool | None = None) -> tuple[bool, np.ndarray]:
-    """Whether the ink is darker than the paper, whatever the lighting, and a rough mask of
-    the ink (Otsu's ink class), to measure the pen by. ``dark``: the answer, when known.
+    """``_polarities`` of one picture."""
+    darks, rough = _polarities(gray[None], None if dark is None else np.array([dark]))
+    return bool(darks[0]), rough[0]
+
+
+def _polarities(stack: np.ndarray, dark: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the ink is darker than the paper in each picture of a stack, whatever the
+    lighting, and a rough mask of the ink (Otsu's ink class), to measure the pen by.
+    ``dark``: the answers, when known.
 
     A border all of one class decides at once. Otherwise the lighting may be what splits it (a
     shadow over part of the page), so the flattened picture (``flatten``) decides; small
     pictures, which are no photos of a page, keep the plain rule.
     """
-    share, bright = _border_share(gray)
-    if dark is not None:
-        return dark, ~bright if dark else bright
-    if abs(share - 0.5) > CLEAR_BORDER or min(gray.shape) < SMOOTH_FROM:
-        dark = _dark_on_light(gray, (share, bright))
-        return dark, ~bright if dark else bright
-    flat = flatten(gray)
-    dark = _dark_on_light(flat)
-    if dark:
-        flat = -flat
-    return dark, flat > otsu_threshold(flat)
+    thresholds = np.array([otsu_threshold(gray) for gray in stack], np.float32)
+    bright = stack > thresholds[:, None, None]
+    shares = _border_shares(bright)
+    if dark is None:
+        dark = np.empty(len(stack), bool)
+        plain = (np.abs(shares - 0.5) > CLEAR_BORDER) | (min(stack.shape[1:]) < SMOOTH_FROM)
+        for index in np.flatnonzero(plain):
+            dark[index] = _dark_on_light(stack[index], (float(shares[index]), bright[index]))
+        rough = np.where(dark[:, None, None], ~bright, bright)
+        for index in np.flatnonzero(~plain):
+            flat = flatten(stack[index])
+            dark[index] = _dark_on_light(flat)
+            if dark[index]:
+                flat = -flat
+            rough[index] = flat > otsu_threshold(flat)
+        return dark, rough
+    return dark, np.where(dark[:, None, None], ~bright, bright)
 
 
 def ink_is_dark(gray: np.ndarray) -> bool:
@@ -183,17 +219,62 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2.0 * area / max(edges, 1)
 
 
+def stroke_widths(masks: np.ndarray) -> np.ndarray:
+    """``stroke_width`` of each of a stack of binary drawings (0 for one without ink)."""
+    if len(masks) == 1:
+        return np.array([stroke_width(masks[0])])
+    count = len(masks)
+
+    def counts(part: np.ndarray) -> np.ndarray:
+        return part.reshape(count, -1).view(np.uint8).sum(1, dtype=np.int64)
+
+    area = counts(masks)
+    edges = (counts(masks[:, 1:] != masks[:, :-1]) + counts(masks[:, :, 1:] != masks[:, :, :-1])
+             + counts(masks[:, 0]) + counts(masks[:, -1]) + counts(masks[:, :, 0].copy())
+             + counts(masks[:, :, -1].copy()))
+    return 2.0 * area / np.maximum(edges, 1)
+
+
 def _odd(value: float) -> int:
     return int(value) // 2 * 2 + 1
+
+
+def _filtered(stack: np.ndarray, apply: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``apply`` (an OpenCV filter) to each picture of a stack: at once, as the channels of one
+    image, which OpenCV filters apart, ``CHANNELS`` at a time."""
+    if len(stack) == 1:
+        return apply(stack[0])[None]
+    parts = []
+    for start in range(0, len(stack), CHANNELS):
+        part = np.ascontiguousarray(np.moveaxis(stack[start:start + CHANNELS], 0, -1))
+        parts.append(np.moveaxis(apply(part).reshape(part.shape), -1, 0))
+    return np.concatenate(parts)
 
 
 def paper_level(image: np.ndarray, pen: float) -> np.ndarray:
     """The paper's level under every pixel of ``image`` (bright ink on darker paper): a grey
     opening with a square wider than the pen, so strokes vanish and lighting stays."""
-    size = _odd(min(max(PEN_SPAN * pen, 5), max(5, min(image.shape) / 2)))
-    square = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
-    levels = (np.clip(image, 0.0, 1.0) * 65535).astype(np.uint16)  # OpenCV is faster on ints
-    opened = cv2.morphologyEx(levels, cv2.MORPH_OPEN, square, borderType=cv2.BORDER_REPLICATE)
+    return paper_levels(image[None], np.array([pen]))[0]
+
+
+def paper_levels(stack: np.ndarray, pens: np.ndarray) -> np.ndarray:
+    """``paper_level`` of each picture of a stack, with its own pen: pictures whose squares
+    are as wide are opened together."""
+    sizes = np.array([_odd(min(max(PEN_SPAN * pen, 5), max(5, min(stack.shape[1:]) / 2)))
+                      for pen in pens])
+    levels = (np.clip(stack, 0.0, 1.0) * 65535).astype(np.uint16)  # OpenCV is faster on ints
+    kinds = np.unique(sizes)
+    opened = levels if len(kinds) == 1 else np.empty_like(levels)
+    for size in kinds:
+        square = cv2.getStructuringElement(cv2.MORPH_RECT, (int(size), int(size)))
+        chosen = sizes == size
+        mine = _filtered(levels if len(kinds) == 1 else levels[chosen],
+                         lambda part, square=square: cv2.morphologyEx(
+                             part, cv2.MORPH_OPEN, square, borderType=cv2.BORDER_REPLICATE))
+        if len(kinds) == 1:
+            opened = mine
+        else:
+            opened[chosen] = mine
     return opened.astype(np.float32) / 65535
 
 
@@ -208,30 +289,34 @@ def quantiles(values: np.ndarray, levels: list[float]) -> np.ndarray:
     return ranked[below] + (positions - below) * (ranked[above] - ranked[below])
 
 
-def _median(values: np.ndarray) -> float:
-    """``np.median`` of a flat array by one partial sort, for the same reason as ``quantiles``."""
+def median(values: np.ndarray) -> float:
+    """``np.median`` of a flat array by one partial sort, for the same reason as ``quantiles``
+    (in float64, as numpy gives it for integers)."""
     below, above = (values.size - 1) // 2, values.size // 2
     ranked = np.partition(values, (below, above))
     return 0.5 * (float(ranked[below]) + float(ranked[above]))
 
 
 def _sample(values: np.ndarray) -> np.ndarray:
-    """A regular subsample of about ``NOISE_SAMPLES`` values, for quantiles."""
-    every = max(1, int((values.size / NOISE_SAMPLES) ** 0.5))
-    return values[::every, ::every]
+    """A regular subsample of about ``NOISE_SAMPLES`` values of each picture, for quantiles."""
+    every = max(1, int((values[0].size / NOISE_SAMPLES) ** 0.5))
+    return values[:, ::every, ::every]
 
 
-def _noise(image: np.ndarray, paper: np.ndarray, lag: int,
-           light: np.ndarray | float = 1.0) -> float:
-    """Noise of the paper: the spread of differences between paper pixels ``lag`` apart (far
-    enough to be independent after smoothing), so lighting gradients do not count; measured
-    relative to the paper's ``light``, like the contrast."""
-    every = max(1, image.size // NOISE_SAMPLES)
-    rows = image[::every] / (light[::every] if np.ndim(light) else light)
-    pairs = paper[::every, lag:] & paper[::every, :-lag]
-    differences = np.abs(rows[:, lag:] - rows[:, :-lag])[pairs]
-    spread = 1.4826 / 2**0.5 * _median(differences) if differences.size else 0.0
-    return spread + 1e-3
+def _noises(stack: np.ndarray, paper: np.ndarray, lag: int,
+            light: np.ndarray | np.float32) -> np.ndarray:
+    """The noise of each picture's paper: the spread of differences between paper pixels
+    ``lag`` apart (far enough to be independent after smoothing), so lighting gradients do
+    not count; measured relative to the paper's ``light``, like the contrast."""
+    every = max(1, stack[0].size // NOISE_SAMPLES)
+    rows = stack[:, ::every] / (light[:, ::every] if np.ndim(light) else light)
+    pairs = paper[:, ::every, lag:] & paper[:, ::every, :-lag]
+    differences = np.abs(rows[:, :, lag:] - rows[:, :, :-lag])
+    noises = np.empty(len(stack))
+    for index, (mine, kept) in enumerate(zip(differences, pairs, strict=True)):
+        values = mine[kept]
+        noises[index] = 1.4826 / 2**0.5 * median(values) if values.size else 0.0
+    return noises + 1e-3
 
 
 def label_marks(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -246,63 +331,145 @@ def label_marks(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, stats
 
 
-def _keep_seeded(weak: np.ndarray, strong: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Hysteresis: the connected parts of ``weak`` that hold at least one ``strong`` pixel;
-    and whether one of them is a large solid blob, as a card of other paper looks before it
-    is read on its own."""
-    labels, stats = label_marks(weak)
-    seeded = np.zeros(len(stats), dtype=bool)
-    seeded[labels[strong & weak]] = True
-    seeded[0] = False
-    area = stats[:, cv2.CC_STAT_AREA]
-    box = stats[:, cv2.CC_STAT_WIDTH] * stats[:, cv2.CC_STAT_HEIGHT]
-    solid = seeded & (area >= PANEL_AREA * weak.size) & (area >= PANEL_SOLID * box)
-    return seeded[labels], bool(solid.any())
+def label_stack(masks: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``label_marks`` of each of a stack of masks (the same marks, numbered in the same
+    order), from one labelling of them all side by side: OpenCV numbers marks in the order of
+    the 2x2 blocks it scans, so each mask starts at an even column, a column of paper or more
+    after the last. Row 0 of each table is the paper: its area, and the whole mask as its box."""
+    count, rows, cols = masks.shape
+    if count == 1:
+        return [label_marks(masks[0])]
+    step = cols + 2 - cols % 2
+    side_by_side = np.zeros((rows, count * step), bool)
+    for index, mask in enumerate(masks):
+        side_by_side[:, index * step:index * step + cols] = mask
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(
+        side_by_side.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    owner = stats[1:, cv2.CC_STAT_LEFT] // step
+    order = np.argsort(owner, kind="stable")
+    starts = np.searchsorted(owner[order], np.arange(count + 1))
+    local = np.zeros(len(stats), np.int32)
+    local[order + 1] = np.arange(len(order)) - starts[owner[order]] + 1
+    dtype = np.uint16 if (rows + 1) // 2 * ((cols + 1) // 2) < UINT16_LABELS else np.int32
+    out = []
+    for index in range(count):
+        mine = stats[order[starts[index]:starts[index + 1]] + 1]
+        table = np.concatenate([[[0, 0, cols, rows, 0]], mine]).astype(np.int32)
+        table[1:, cv2.CC_STAT_LEFT] -= index * step
+        table[0, cv2.CC_STAT_AREA] = rows * cols - int(mine[:, cv2.CC_STAT_AREA].sum())
+        numbered = local[labels[:, index * step:index * step + cols]].astype(dtype)
+        out.append((numbered, table))
+    return out
 
 
-def _ink_on_paper(gray: np.ndarray, ignore: np.ndarray | None = None,
-                  dark: bool | None = None) -> tuple[Ink | None, bool]:
-    """The ink of one sheet of paper, white on black, whatever the polarity and lighting; and
-    whether it holds a large solid blob (what a card of other paper looks like from here).
+def _keep_seeded(weak: np.ndarray, strong: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hysteresis for a stack: the connected parts of each ``weak`` mask that hold at least one
+    ``strong`` pixel; whether one of them is a large solid blob, as a card of other paper
+    looks before it is read on its own; and the kept parts' labels and statistics (as
+    ``label_marks`` gives them for the mask kept)."""
+    masks, blobs, labelled = [], np.zeros(len(weak), bool), []
+    for index, (labels, stats) in enumerate(label_stack(weak)):
+        seeded = np.zeros(len(stats), dtype=bool)
+        seeded[labels[strong[index] & weak[index]]] = True
+        seeded[0] = False
+        area = stats[:, cv2.CC_STAT_AREA]
+        box = stats[:, cv2.CC_STAT_WIDTH] * stats[:, cv2.CC_STAT_HEIGHT]
+        size = weak[index].size
+        blobs[index] = bool((seeded & (area >= PANEL_AREA * size) & (area >= PANEL_SOLID * box))
+                            .any())
+        if not seeded[1:].all():
+            kept = stats[seeded]
+            stats = np.concatenate([stats[:1], kept]).astype(np.int32)
+            stats[0, cv2.CC_STAT_AREA] = size - int(kept[:, cv2.CC_STAT_AREA].sum())
+            labels = (np.cumsum(seeded) * seeded).astype(labels.dtype)[labels]
+        masks.append(labels > 0)
+        labelled.append((labels, stats))
+    return np.stack(masks), blobs, *zip(*labelled, strict=True)
+
+
+def _inks_on_paper(stack: np.ndarray, ignore: np.ndarray | None = None,
+                   dark: np.ndarray | None = None) -> list[tuple["Ink | None", bool]]:
+    """The ink of each sheet of paper of a stack of same-size pictures, white on black,
+    whatever the polarity and lighting; and whether it holds a large solid blob (what a card
+    of other paper looks like from here).
 
     Dark ink's contrast is measured against the paper's brightness under it (a shadow dims
     paper and ink alike). ``ignore``: pixels that are not this sheet, left out of the noise
-    and of the test for a blank sheet. ``dark``: whether the ink is darker, when known.
+    and of the test for a blank sheet. ``dark``: whether the ink is darker, when known. Each
+    step runs on the whole stack; per-picture figures are cast to float32 before they meet
+    float32 pixels, as a Python float would be.
     """
-    lag = 3 if min(gray.shape) >= SMOOTH_FROM else 1
-    smooth = cv2.GaussianBlur(gray, (3, 3), 0.8) if lag == 3 else gray
-    dark_ink, rough = _polarity(smooth, dark)
-    if dark_ink:
-        gray, smooth = 1.0 - gray, 1.0 - smooth
-    level = paper_level(smooth, stroke_width(rough))
-    light = np.maximum(1.0 - level, DIMMEST_PAPER) if dark_ink else np.float32(1.0)
+    count = len(stack)
+    lag = 3 if min(stack.shape[1:]) >= SMOOTH_FROM else 1
+    smooth = _filtered(stack, lambda part: cv2.GaussianBlur(part, (3, 3), 0.8)) if lag == 3 \
+        else stack
+    darks, rough = _polarities(smooth, dark)
+    flipped = np.flatnonzero(darks)
+    every = len(flipped) == count
+    gray, light = stack, np.float32(1.0)
+    if every:  # white ink on black, always
+        gray = 1.0 - stack
+        smooth = gray if lag == 1 else 1.0 - smooth
+    elif len(flipped):
+        gray = stack.copy()
+        gray[flipped] = 1.0 - stack[flipped]
+        smooth = gray if lag == 1 else smooth.copy()
+        if lag > 1:
+            smooth[flipped] = 1.0 - smooth[flipped]
+    level = paper_levels(smooth, stroke_widths(rough))
+    if every:
+        light = np.maximum(1.0 - level, DIMMEST_PAPER)
+    elif len(flipped):
+        light = np.ones_like(level)
+        light[flipped] = np.maximum(1.0 - level[flipped], DIMMEST_PAPER)
     contrast = (smooth - level) / light
-    near_ink = cv2.dilate(rough.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    if dark_ink:  # the dark beyond the page: a book's edge, a table, where no ink is looked for
+    near_ink = _filtered(rough.view(np.uint8), lambda part: cv2.dilate(
+        part, np.ones((3, 3), np.uint8))).view(bool)
+    paper = ~near_ink
+    if len(flipped):  # the dark beyond the page (a book's edge, a table) holds no ink
         beyond = level > 1.0 - DIMMEST_PAPER
+        if not every:
+            beyond &= darks[:, None, None]
         contrast[beyond] = 0.0
         ignore = beyond if ignore is None else ignore | beyond
-    paper = ~near_ink if ignore is None else ~(near_ink | ignore)
-    noise = _noise(smooth, paper, lag, light)
-    peak = float(contrast.max())
-    if peak < max(MIN_CONTRAST, BLANK_NOISE_RATIO * noise):
-        return None, False
+    if ignore is not None:
+        paper &= ~ignore
+    noise = _noises(smooth, paper, lag, light)
+    peak = contrast.max((1, 2)).astype(np.float64)
+    alive = peak >= np.maximum(MIN_CONTRAST, BLANK_NOISE_RATIO * noise)
     if lag > 1:  # a picture this large may be a photo of blank paper or pure noise
         sampled = _sample(contrast)
-        if ignore is not None:
-            sampled = sampled[~_sample(ignore)]
-        q05, q30 = quantiles(sampled, [0.05, 0.3]) if sampled.size else (0.0, 0.0)
-        if peak - q30 < BLANK_SPREAD * (q30 - q05) / 1.12:
-            return None, False
-    low, high = max(0.15 * peak, 3 * noise), 0.6 * peak
-    marks = contrast >= low
-    split = otsu_threshold(contrast[marks])
-    if np.count_nonzero(marks) > MOST_INK * marks.size:
-        marks = contrast >= max(low, WEAK * split)
-    mask, blob = _keep_seeded(marks, contrast >= max(split, 5 * noise))
-    intensity = np.clip(((gray - level) / light - low) / (high - low), 0.0, 1.0)
-    intensity[~mask] = 0.0
-    return Ink(intensity, mask, 0.0, marks, dark_ink), blob
+        outside = None if ignore is None else _sample(ignore)
+        for index in np.flatnonzero(alive):
+            values = sampled[index] if outside is None else sampled[index][~outside[index]]
+            q05, q30 = quantiles(values, [0.05, 0.3]) if values.size else (0.0, 0.0)
+            alive[index] = not peak[index] - q30 < BLANK_SPREAD * (q30 - q05) / 1.12
+    found: list[tuple[Ink | None, bool]] = [(None, False)] * count
+    chosen = np.flatnonzero(alive)
+    if not len(chosen):
+        return found
+    if len(chosen) < count:
+        contrast, gray, level = contrast[chosen], gray[chosen], level[chosen]
+        light = light[chosen] if np.ndim(light) else light
+    low = np.maximum(0.15 * peak[chosen], 3 * noise[chosen])
+    high = 0.6 * peak[chosen]
+    marks = contrast >= low.astype(np.float32)[:, None, None]
+    splits = np.array([otsu_threshold(mine[kept]) for mine, kept in zip(contrast, marks,
+                                                                      strict=True)])
+    crowded = np.count_nonzero(marks, axis=(1, 2)) > MOST_INK * marks[0].size
+    for index in np.flatnonzero(crowded):
+        marks[index] = contrast[index] >= np.float32(max(low[index], WEAK * splits[index]))
+    strong = contrast >= np.maximum(splits, 5 * noise[chosen]).astype(np.float32)[:, None, None]
+    masks, blobs, labels, stats = _keep_seeded(marks, strong)
+    scale = (high - low).astype(np.float32)[:, None, None]
+    intensity = np.clip(((gray - level) / light - low.astype(np.float32)[:, None, None])
+                        / scale, 0.0, 1.0)
+    intensity[~masks] = 0.0
+    for row, index in enumerate(chosen):
+        found[index] = (Ink(intensity[row], masks[row], 0.0, marks[row], bool(darks[index]),
+                            labels[row], stats[row]), bool(blobs[row]))
+    return found
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -368,33 +535,51 @@ def find_ink(gray: np.ndarray, dark_ink: bool | None = None) -> Ink | None:
     gray = np.asarray(gray, dtype=np.float32)
     if gray.ndim != 2 or min(gray.shape) < 1:
         return None
-    if min(gray.shape) < 3:
-        gray = np.pad(gray, 2, mode="edge")
-    ink, blob = _ink_on_paper(gray, dark=dark_ink)
-    panels = _panels(gray) if blob and min(gray.shape) >= SMOOTH_FROM else []
-    if panels:
-        cards = np.zeros(gray.shape, dtype=bool)
-        for rows, cols, card in panels:
-            cards[rows, cols] |= card
-        # The card's soft edge, a few pixels wide, goes too: left on the page, its outline is
-        # the strongest mark there and the page's noise would be read against it.
-        edge = np.ones((2 * CARD_EDGE + 1, 2 * CARD_EDGE + 1), np.uint8)
-        cards = cv2.dilate(cards.view(np.uint8), edge).view(bool)
-        page = gray.copy()
-        page[cards] = float(np.median(gray[_border(gray.shape)]))
-        ink, _ = _ink_on_paper(page, cards, dark_ink)
-        ink = ink or Ink(np.zeros_like(gray), np.zeros(gray.shape, bool), 0.0,
-                         np.zeros(gray.shape, bool))
-        for rows, cols, card in panels:
-            inner, _ = _ink_on_paper(gray[rows, cols])
-            for whole, part in ((ink.intensity, inner and inner.intensity),
-                                (ink.mask, inner and inner.mask),
-                                (ink.marks, inner and inner.marks)):
-                region = whole[rows, cols]
-                region[card] = 0 if part is None else part[card]
-    if ink is None or not ink.mask.any():
-        return None
-    return Ink(ink.intensity, ink.mask, stroke_width(ink.mask), ink.marks, ink.dark_ink)
+    return find_inks(gray[None], None if dark_ink is None else np.array([dark_ink]))[0]
+
+
+def find_inks(stack: np.ndarray, dark: np.ndarray | None = None) -> list[Ink | None]:
+    """``find_ink`` of each of a stack of same-size grayscale pictures, found at once."""
+    stack = np.asarray(stack, dtype=np.float32)
+    if min(stack.shape[1:]) < 3:
+        stack = np.pad(stack, ((0, 0), (2, 2), (2, 2)), mode="edge")
+    inks: list[Ink | None] = []
+    for index, (ink, blob) in enumerate(_inks_on_paper(stack, dark=dark)):
+        gray = stack[index]
+        panels = _panels(gray) if blob and min(gray.shape) >= SMOOTH_FROM else []
+        if panels:
+            ink = _with_cards(gray, panels, None if dark is None else bool(dark[index]))
+        inks.append(ink if ink is not None and ink.mask.any() else None)
+    found = [index for index, ink in enumerate(inks) if ink is not None]
+    if found:
+        strokes = stroke_widths(np.stack([inks[index].mask for index in found]))
+        for index, stroke in zip(found, strokes.tolist(), strict=True):
+            inks[index] = replace(inks[index], stroke=stroke)
+    return inks
+
+
+def _with_cards(gray: np.ndarray, panels: list[tuple[slice, slice, np.ndarray]],
+                dark: bool | None) -> Ink:
+    """The ink of a page with cards of other paper on it, each card's read on its own."""
+    cards = np.zeros(gray.shape, dtype=bool)
+    for rows, cols, card in panels:
+        cards[rows, cols] |= card
+    # The card's soft edge, a few pixels wide, goes too: left on the page, its outline is the
+    # strongest mark there and the page's noise would be read against it.
+    edge = np.ones((2 * CARD_EDGE + 1, 2 * CARD_EDGE + 1), np.uint8)
+    cards = cv2.dilate(cards.view(np.uint8), edge).view(bool)
+    page = gray.copy()
+    page[cards] = float(np.median(gray[_border(gray.shape)]))
+    ink = _inks_on_paper(page[None], cards[None], None if dark is None else np.array([dark]))
+    ink = ink[0][0] or Ink(np.zeros_like(gray), np.zeros(gray.shape, bool), 0.0,
+                           np.zeros(gray.shape, bool))
+    for rows, cols, card in panels:
+        inner = _inks_on_paper(np.ascontiguousarray(gray[rows, cols])[None])[0][0]
+        for whole, part in ((ink.intensity, inner and inner.intensity),
+                            (ink.mask, inner and inner.mask), (ink.marks, inner and inner.marks)):
+            region = whole[rows, cols]
+            region[card] = 0 if part is None else part[card]
+    return replace(ink, labels=None, stats=None)
 
 
 def dark_by_shape(gray: np.ndarray) -> bool | None:

@@ -68,9 +68,9 @@ def _place_by_mass(digit: np.ndarray) -> np.ndarray:
     height, width = digit.shape
     mass = digit.sum()
     centre = np.array([digit.sum(1) @ np.arange(height), digit.sum(0) @ np.arange(width)]) / mass
-    top, left = np.rint(MNIST_CENTRE - centre).astype(int)
-    top = int(np.clip(top, 0, SIDE - height))
-    left = int(np.clip(left, 0, SIDE - width))
+    top, left = np.rint(MNIST_CENTRE - centre).astype(int).tolist()
+    top = min(max(top, 0), SIDE - height)
+    left = min(max(left, 0), SIDE - width)
     canvas = np.zeros((SIDE, SIDE), dtype=np.float32)
     canvas[top:top + height, left:left + width] = digit
     return canvas

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from mnist_cnn.reading.ink import SPECK_AREA, Ink, label_marks, stroke_width
+from mnist_cnn.reading.ink import SPECK_AREA, Ink, label_marks, median, stroke_width
 
 MAX_MARKS = 300
 """Connected marks considered per picture, largest first: a page of noise or thousands of specks
@@ -148,6 +148,15 @@ def _free_writing_height(mask: np.ndarray, lines: np.ndarray, spans: np.ndarray)
     return int(mark_stats[owner[1:][free], cv2.CC_STAT_HEIGHT].max(initial=0))
 
 
+def _line_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The least-squares line through the points, slope and offset: ``np.polyfit(x, y, 1)``'s
+    own computation (the columns scaled, then LAPACK's least squares), without its checks."""
+    lhs = np.stack([x + 0.0, np.ones(len(x))], axis=1)
+    scale = np.sqrt((lhs * lhs).sum(axis=0))
+    lhs /= scale
+    return np.linalg.lstsq(lhs, y + 0.0, len(x) * np.finfo(np.float64).eps)[0] / scale
+
+
 def _line_pixels(band: np.ndarray, marks: np.ndarray) -> np.ndarray | None:
     """The pixels of the one straight, horizontal-ish line that runs through ``band``: a line
     fitted to the middle of the marks in each column (columns where writing crosses it, much
@@ -159,9 +168,9 @@ def _line_pixels(band: np.ndarray, marks: np.ndarray) -> np.ndarray | None:
     counts = np.count_nonzero(inside[:, columns], axis=0)
     rows = np.arange(inside.shape[0])[:, None]
     middles = (inside[:, columns] * rows).sum(0) / counts
-    thickness = float(np.median(counts))
+    thickness = median(counts)
     plain = counts <= 1.5 * thickness
-    slope, offset = np.polyfit(columns[plain], middles[plain], 1)
+    slope, offset = _line_fit(columns[plain], middles[plain])
     distance = np.abs(rows - (slope * np.arange(inside.shape[1]) + offset))
     line = (distance <= thickness / 2 + 0.5) & marks
     if np.count_nonzero(line.any(0)) < RULE_INKED * inside.shape[1]:
@@ -214,7 +223,7 @@ def _long_lines(marks: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, n
         if len(columns) and columns[-1] - columns[0] + 1 >= RULE_SPAN * length:
             labels[window][line] = len(spans)
             spans.append(int(columns[-1] - columns[0] + 1))
-            thicknesses.append(float(np.median(np.count_nonzero(line[:, columns], axis=0))))
+            thicknesses.append(median(np.count_nonzero(line[:, columns], axis=0)))
     if axis == 0:
         labels = np.ascontiguousarray(labels.T)
     return labels, np.array(spans), np.array(thicknesses)
@@ -541,8 +550,9 @@ def _candidate(line: Line, number: int, start: int, stop: int,
 def _holes(mask: np.ndarray) -> int:
     """How many regions of paper ``mask`` encloses: the paper's parts, less the one outside
     (a margin of paper is put around it first)."""
-    paper = np.pad(~mask, 1, constant_values=True)
-    count = cv2.connectedComponents(paper.view(np.uint8), connectivity=4)[0]
+    paper = np.ones((mask.shape[0] + 2, mask.shape[1] + 2), np.uint8)
+    paper[1:-1, 1:-1] = ~mask
+    count = cv2.connectedComponents(paper, connectivity=4)[0]
     return count - 2  # label 0 is the ink, one label the paper outside
 
 
@@ -624,8 +634,10 @@ def _one_digit(ink: Ink, labelled: tuple[np.ndarray, np.ndarray]) -> Layout | No
         return None  # faint lines on the paper: rules or squares the writing may touch
     if len(marks) > 1 and any(_rule_like(m, ink.mask.shape, height, width) for m in marks):
         return None
-    if (width, height) == ink.mask.shape[::-1] and not _fills(remove_rules(ink), ink.stroke):
-        return None  # lines across the whole picture, the writing on them: squared paper
+    if (width, height) == ink.mask.shape[::-1]:
+        unruled = remove_rules(ink)
+        if unruled is not ink.mask and not _fills(unruled, ink.stroke):
+            return None  # lines across the whole picture, the writing on them: squared paper
     crop = np.where(own, ink.intensity[window], 0.0).astype(np.float32)
     return Layout([Candidate(0, 0, 1, (left, top, width, height))], [crop], [1])
 
@@ -635,7 +647,7 @@ def find_candidates(ink: Ink, short_path: bool = True) -> Layout:
     one compact digit (``_one_digit``) has one candidate, found on a short path (``False``:
     the full search, for comparing the two)."""
     intensity = ink.intensity
-    labelled = label_marks(ink.mask)
+    labelled = ink.labelled()
     single = _one_digit(ink, labelled) if short_path else None
     if single is not None:
         return single
