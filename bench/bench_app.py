@@ -40,9 +40,9 @@ from pathlib import Path
 import httpx
 from PIL import Image, ImageDraw
 
-from mnist_cnn.networks import registry
 from mnist_cnn.app import API_PATH, CANVAS_SIDE, PEN_RADIUS
 from mnist_cnn.cli.draw import CPU_THREADS
+from mnist_cnn.networks import registry
 
 import devset
 from machine import describe

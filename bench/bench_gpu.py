@@ -31,7 +31,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             checkpoint = Path(folder) / "model.ckpt"
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "mnist_cnn.cli.train", "--data-dir", args.data_dir,
+            subprocess.run([sys.executable, "-m", "mnist_cnn.cli.train", "--data-dir",
+                            args.data_dir,
                             "--no-download", "--no-report", "--device", args.device,
                             "--seed", str(seed), "--checkpoint", str(checkpoint), *args.extra],
                            check=True, stdout=subprocess.DEVNULL)

@@ -157,7 +157,8 @@ def main() -> None:
                   f"(b) ours {ours:.2f} % ({ours - plain:+.2f} points)")
 
         checkpoint = args.checkpoint[0]
-        reference, _ = loop_rate(paths, registry.load(registry.MODEL, checkpoint, torch.device("cpu")))
+        model = registry.load(registry.MODEL, checkpoint, torch.device("cpu"))
+        reference, _ = loop_rate(paths, model)
         rate, _ = read_rate(paths, Recognizer.from_checkpoint(checkpoint, torch.device("cpu")))
         print(f"throughput: ours {rate:.0f} images/s, per-image reference-style loop "
               f"{reference:.0f} images/s (plain transform, no normalization)")

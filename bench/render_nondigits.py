@@ -8,10 +8,10 @@ paper by render.py's ``render`` exactly like the digits it is compared with:
 - doodles: hearts, stars, smileys, arrows, houses, clouds, squiggles, crosses.
 
 The font (regular DejaVu Sans), the stroked letters and most doodles are not what
-``mnist_cnn.fitting.outliers`` makes for fitting the detector (other DejaVu faces and STIX, random scribbles
-and shapes), so the figures say how the score does on marks it has not seen; the exception is
-houses and smileys, whose kind (an outline with a roof, or with eyes) the fit draws in its own
-way. Used by bench_rejection.py.
+``mnist_cnn.fitting.outliers`` makes for fitting the detector (other DejaVu faces and STIX,
+random scribbles and shapes), so the figures say how the score does on marks it has not seen;
+the exception is houses and smileys, whose kind (an outline with a roof, or with eyes) the fit
+draws in its own way. Used by bench_rejection.py.
 """
 
 import json

@@ -1,14 +1,15 @@
-"""Regenerate every file that ships in ``mnist_cnn/weights/``: the default model, its not-a-digit
+"""Regenerate the files that ship in ``mnist_cnn/weights/``: the default model, its not-a-digit
 detector, segment verifier and pair reader, and their provenance.
 
-Runs the documented commands themselves, ``mnist-train`` (the default run, seed 1),
-``mnist-train --fit-detector`` and ``mnist-train --fit-verifier``, in a scratch folder, then
-copies their files into the package and records how they were made: the commands, seed,
-versions, machine, date, the figures each reached, and each file's SHA-256 (checked before a
-shipped file is used). ``--verifier-only`` refits the verifier and the pair reader alone (they
-do not depend on the model) and keeps the rest.
+Runs the documented commands themselves in a scratch folder: ``mnist-train`` (the default run,
+seed 1), ``mnist-train --fit-detector`` (calibrated with that model) and ``mnist-train
+--fit-verifier``; copies their files into the package and records how each was made: the
+command, seed, versions, machine, date, the figures it reached, and its SHA-256 (checked
+before a shipped file is used). ``--only model detector`` (any of ``model``, ``detector``,
+``verifier``): refit those and keep the rest (the detector is calibrated with the shipped
+model when the model is kept; the verifier and the pair reader are fitted together).
 
-    python scripts/make_weights.py --data-dir ../shared/MNIST_data [--verifier-only]
+    python scripts/make_weights.py --data-dir ../shared/MNIST_data [--only detector]
 """
 
 import argparse
@@ -29,9 +30,10 @@ import torchvision
 import mnist_cnn
 from mnist_cnn.networks import registry
 
-FIT_LINE = re.compile(r"Fitted the not-a-digit detector in ([\d.]+)s \(threshold (-?[\d.]+)\)")
-VERIFIER_LINE = re.compile(r"Fitted the segment verifier in ([\d.]+)s")
-PAIRS_LINE = re.compile(r"Fitted the pair reader in ([\d.]+)s")
+DETECTOR_LINE = re.compile(
+    r"Fitted the not-a-digit detector in ([\d.]+)s \(threshold (-?[\d.]+)\)")
+FITTED_LINE = re.compile(r"Fitted the (segment verifier|pair reader) in ([\d.]+)s")
+STEPS = ("model", "detector", "verifier")
 
 
 def cpu_model() -> str:
@@ -59,60 +61,57 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "MNIST_data"))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--verifier-only", action="store_true",
-                        help="refit the segment verifier and the pair reader; keep the rest")
+    parser.add_argument("--only", nargs="+", choices=STEPS, default=list(STEPS),
+                        help="refit these and keep the other shipped files")
     args = parser.parse_args()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}"
-    provenance = registry.provenance() if args.verifier_only else {
+    today = time.strftime("%Y-%m-%d")
+    provenance = registry.provenance() if set(args.only) != set(STEPS) else {"files": {}}
+    provenance.update({
         "made_by": "python scripts/make_weights.py",
-        "date": time.strftime("%Y-%m-%d"),
+        "date": today,
+        "machine": machine,
         "seed": args.seed,
         "versions": {"mnist_cnn": mnist_cnn.__version__, "python": platform.python_version(),
                      "torch": torch.__version__, "torchvision": torchvision.__version__},
-        "machine": machine,
-        "files": {},
-    }
+    })
     files = provenance["files"]
+    made: dict[registry.Part, dict] = {}
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = Path(scratch) / registry.MODEL.file
         common = ["--data-dir", args.data_dir, "--seed", str(args.seed), "--device", "cpu",
                   "--checkpoint", str(checkpoint)]
         public = [part if part != str(checkpoint) else "model.ckpt" for part in common]
-        registry.WEIGHTS.mkdir(exist_ok=True)
-        if not args.verifier_only:
-            _, train_seconds = mnist_train([*common, "--no-report"])
+        if "model" in args.only:
+            _, seconds = mnist_train([*common, "--no-report"])
             facts = json.loads(checkpoint.with_suffix(".json").read_text())
+            made[registry.MODEL] = {"command": " ".join(["mnist-train", *public, "--no-report"]),
+                                    "test_accuracy": facts["test_accuracy"],
+                                    "precision": facts["precision"],
+                                    "wall_seconds": round(seconds, 1)}
+        else:
+            shutil.copyfile(registry.MODEL.shipped, checkpoint)
+        if "detector" in args.only:
             output, _ = mnist_train(["--fit-detector", *common])
-            match = FIT_LINE.search(output)
-            shutil.copyfile(checkpoint, registry.MODEL.shipped)
-            shutil.copyfile(checkpoint.with_suffix(".detector.pt"), registry.DETECTOR.shipped)
-            files[registry.MODEL.file] = {
-                "command": " ".join(["mnist-train", *public, "--no-report"]),
-                "test_accuracy": facts["test_accuracy"],
-                "precision": facts["precision"],
-                "wall_seconds": round(train_seconds, 1),
-                "sha256": registry.sha256(registry.MODEL.shipped),
-            }
-            files[registry.DETECTOR.shipped.name] = {
+            match = DETECTOR_LINE.search(output)
+            made[registry.DETECTOR] = {
                 "command": " ".join(["mnist-train", "--fit-detector", *public]),
-                "fit_seconds": float(match[1]) if match else None,
-                "threshold": float(match[2]) if match else None,
-                "sha256": registry.sha256(registry.DETECTOR.shipped),
-            }
-        output, _ = mnist_train(["--fit-verifier", *common])
-        shutil.copyfile(checkpoint.with_suffix(".verifier.pt"), registry.VERIFIER.shipped)
-        shutil.copyfile(checkpoint.with_suffix(".pairs.pt"), registry.PAIRS.shipped)
-    for path, line in ((registry.VERIFIER.shipped, VERIFIER_LINE), (registry.PAIRS.shipped, PAIRS_LINE)):
-        match = line.search(output)
-        files[path.name] = {
-            "command": " ".join(["mnist-train", "--fit-verifier", *public]),
-            "fit_seconds": float(match[1]) if match else None,
-            "date": time.strftime("%Y-%m-%d"),
-            "machine": machine,
-            "sha256": registry.sha256(path),
-        }
+                "fit_seconds": float(match[1]), "threshold": float(match[2])}
+        if "verifier" in args.only:
+            output, _ = mnist_train(["--fit-verifier", *common])
+            seconds = {name: float(value) for name, value in FITTED_LINE.findall(output)}
+            for part, name in ((registry.VERIFIER, "segment verifier"),
+                               (registry.PAIRS, "pair reader")):
+                made[part] = {"command": " ".join(["mnist-train", "--fit-verifier", *public]),
+                              "fit_seconds": seconds[name]}
+        registry.WEIGHTS.mkdir(exist_ok=True)
+        for part, facts in made.items():
+            shutil.copyfile(part.path(checkpoint), part.shipped)
+            files[part.file] = {**facts, "date": today, "machine": machine,
+                                "sha256": registry.sha256(part.shipped)}
     (registry.WEIGHTS / registry.PROVENANCE).write_text(json.dumps(provenance, indent=2) + "\n")
-    print(f"wrote {', '.join(sorted(files))} and {(registry.WEIGHTS / registry.PROVENANCE).name} in {registry.WEIGHTS}")
+    print(f"wrote {', '.join(part.file for part in made)} and {registry.PROVENANCE} "
+          f"in {registry.WEIGHTS}")
 
 
 if __name__ == "__main__":
