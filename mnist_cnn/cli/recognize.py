@@ -1,6 +1,7 @@
 """``mnist-recognize``: print the digit in each image file and draw them in a grid."""
 
 import argparse
+import gc
 import glob
 import json
 import os
@@ -153,7 +154,12 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_command(PROGRAM, lambda: run(args), args.debug)
+    code = run_command(PROGRAM, lambda: run(args), args.debug)
+    if argv is None:
+        # The process ends next: spare the interpreter's shutdown its garbage-collector walks
+        # over everything torch and its imports created.
+        gc.freeze()
+    return code
 
 
 if __name__ == "__main__":

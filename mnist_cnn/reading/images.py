@@ -2,8 +2,9 @@
 
 Every source (a file, the bytes of one, a Pillow image, a numpy array) ends in ``to_gray``: EXIF
 rotation applied, transparency put on white, any mode and bit depth mapped to float32 in [0, 1]
-(1 = white), and the picture reduced to a working size that keeps enough detail for digits of
-20 px or more but no more, so a 24-megapixel photo costs little. Decompression bombs are refused
+(1 = white), an exact enlargement brought back to its native resolution, and the picture
+reduced to a working size that keeps enough detail for digits of 20 px or more but no more, so
+a 24-megapixel photo costs little. Decompression bombs are refused
 from the header, before decoding.
 """
 
@@ -34,6 +35,12 @@ ARRAY_CHANNELS = (1, 3, 4)
 """An (H, W, C) array is grayscale, RGB or RGBA."""
 ORIENTATION_SOURCES = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
 """Where Pillow finds a picture's orientation, beside a TIFF's own tags."""
+LOSSY = ("JPEG", "MPO")
+"""Formats whose pixels are never exactly what was drawn."""
+NATIVE_UP_TO = 1024 * 1024
+"""Pictures of up to this many pixels (not JPEGs, which are never exact) are looked at for an
+exact enlargement (``native_factor``): a 16x16 scan shown at 48x48, a 28x28 drawing grid saved
+at 280x280."""
 
 
 def _open_error(name: str, path: Path | None, error: BaseException) -> ImageError:
@@ -108,6 +115,28 @@ def _reduce(gray: Image.Image) -> Image.Image:
     return gray.reduce(factor)
 
 
+def native_factor(array: np.ndarray) -> int:
+    """The factor by which ``array`` is an exact nearest-neighbour enlargement: the largest k
+    such that it is made of uniform k x k blocks (1: it is none). Rows change only from one
+    block to the next, and so do columns, so k divides the picture's sides and every place a
+    row or a column differs from the one before."""
+    rows = np.flatnonzero((array[1:] != array[:-1]).any(1)) + 1
+    cols = np.flatnonzero((array[:, 1:] != array[:, :-1]).any(0)) + 1
+    return math.gcd(*array.shape, *rows.tolist(), *cols.tolist())
+
+
+def _native(gray: Image.Image) -> Image.Image:
+    """``gray`` at its native resolution when it is an exact enlargement: it holds no more
+    than that, and reads as such (a blocky 48x48 scan as the 16x16 it was)."""
+    if gray.width * gray.height > NATIVE_UP_TO:
+        return gray
+    array = np.asarray(gray)
+    factor = native_factor(array)
+    if factor < 2:
+        return gray
+    return Image.fromarray(np.ascontiguousarray(array[::factor, ::factor]), mode=gray.mode)
+
+
 def _turned(image: Image.Image) -> bool:
     """Whether ``image``'s metadata (EXIF, XMP, a TIFF's tags) says it is to be turned or
     mirrored. Looked for only where there is metadata: that costs more than decoding a small
@@ -134,12 +163,18 @@ def to_gray(image: Image.Image, name: str) -> tuple[np.ndarray, float]:
     upright = ImageOps.exif_transpose(image) if _turned(image) else image
     turned = upright.size != image.size
     gray = _grayscale(upright)
-    reduced = _reduce(gray)
-    array = np.asarray(reduced, dtype=np.float32)
+    exact = image.format not in LOSSY
+    if reduction_factor(*gray.size) == 1:  # the picture is the working picture
+        array = np.asarray(gray)
+        factor = native_factor(array) if exact and array.size <= NATIVE_UP_TO else 1
+        if factor > 1:
+            array = array[::factor, ::factor]
+    else:
+        array = np.asarray(_reduce(_native(gray) if exact else gray))
+    working = array.astype(np.float32)
     if gray.mode == "L":
-        array = array / 255.0
-    scale = reduced.width / (height if turned else width)
-    return array, scale
+        working = working / 255.0
+    return working, working.shape[1] / (height if turned else width)
 
 
 def _decode(source: Path | io.BytesIO, name: str, path: Path | None) -> tuple[np.ndarray, float]:

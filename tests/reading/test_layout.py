@@ -1,14 +1,12 @@
 """Finding the digits in the ink: rules, frames, specks, lines of writing, merges and cuts."""
 
-import time
-
 import cv2
 import numpy as np
 import pytest
 from pictures import as_image, digit_ink, on_paper, write
 
 from mnist_cnn.reading import layout as segmentation
-from mnist_cnn.reading.images import to_gray
+from mnist_cnn.reading.images import WORK_AREA, to_gray
 from mnist_cnn.reading.ink import find_ink, label_marks
 from mnist_cnn.reading.layout import MAX_MARKS, Layout, find_candidates
 
@@ -116,7 +114,10 @@ def test_specks_are_left_out():
 
 
 @pytest.mark.parametrize("kind", ["noise", "specks"])
-def test_hostile_pictures_end_in_bounded_time(kind):
+def test_hostile_pictures_are_searched_in_bounded_work(kind):
+    """Noise or thousands of specks over a 12-megapixel picture: it is reduced to the working
+    size before any search, and no more than ``MAX_MARKS`` marks are considered (the time it
+    takes is bench_app's to measure)."""
     rng = np.random.default_rng(0)
     if kind == "noise":
         pixels = rng.integers(0, 256, (3000, 4000), dtype=np.uint8)
@@ -124,11 +125,10 @@ def test_hostile_pictures_end_in_bounded_time(kind):
         pixels = np.full((3000, 4000), 240, dtype=np.uint8)
         ys, xs = rng.integers(0, 3000, 20000), rng.integers(0, 4000, 20000)
         pixels[ys, xs] = 0
-    started = time.perf_counter()
     gray, _ = to_gray(as_image(pixels / 255), "hostile")
+    assert gray.size <= 2 * WORK_AREA
     ink = find_ink(gray)
     layout = find_candidates(ink) if ink is not None else Layout([], [], [])
-    assert time.perf_counter() - started < 10, "generous on a loaded CI machine; ~0.1 s here"
     assert len(layout.candidates) <= 3 * MAX_MARKS
 
 
