@@ -30,8 +30,8 @@ import torchvision
 import mnist_cnn
 from mnist_cnn.networks import registry
 
-DETECTOR_LINE = re.compile(
-    r"Fitted the not-a-digit detector in ([\d.]+)s \(threshold (-?[\d.]+)\)")
+DETECTOR_LINE = re.compile(r"Fitted the not-a-digit detector in ([\d.]+)s \(thresholds ([^)]*)\)")
+THRESHOLD = re.compile(r"([a-z ]+) (-?[\d.]+)")
 FITTED_LINE = re.compile(r"Fitted the (segment verifier|pair reader) in ([\d.]+)s")
 STEPS = ("model", "detector", "verifier")
 
@@ -96,7 +96,9 @@ def main() -> None:
             match = DETECTOR_LINE.search(output)
             made[registry.DETECTOR] = {
                 "command": " ".join(["mnist-train", "--fit-detector", *public]),
-                "fit_seconds": float(match[1]), "threshold": float(match[2])}
+                "fit_seconds": float(match[1]),
+                "thresholds": {form.strip(): float(value)
+                               for form, value in THRESHOLD.findall(match[2])}}
         if "verifier" in args.only:
             output, _ = mnist_train(["--fit-verifier", *common])
             seconds = {name: float(value) for name, value in FITTED_LINE.findall(output)}

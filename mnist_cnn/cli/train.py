@@ -34,6 +34,7 @@ from mnist_cnn.fitting.run import (
 )
 from mnist_cnn.fitting.verifier import fit_verifier
 from mnist_cnn.networks import registry
+from mnist_cnn.networks.detector import FORMS
 from mnist_cnn.networks.store import ensure_writable_dir
 
 share = number_type(float, low=MIN_HARD_SHARE, high=1)
@@ -108,18 +109,23 @@ def evaluate_checkpoint(args: argparse.Namespace, device: torch.device) -> int:
 
 def fit_detector_beside(args: argparse.Namespace, device: torch.device) -> None:
     """``--fit-detector``: fit the not-a-digit detector on MNIST's training digits, calibrated
-    with the ConvNet at ``--checkpoint`` (the shipped one when there is none there), and save
-    it beside ``--checkpoint``, where the recognizer looks before taking the shipped one."""
+    for the recognizer of ``--checkpoint`` (its ConvNet, verifier and pair reader: those
+    beside it, else the shipped ones), and save it beside ``--checkpoint``, where the
+    recognizer looks before taking the shipped one."""
     ensure_writable_dir(args.checkpoint)
-    reader = registry.load(registry.MODEL, args.checkpoint if args.checkpoint.exists()
-                           else registry.MODEL.shipped, device)
+    beside = args.checkpoint if args.checkpoint.exists() else registry.MODEL.shipped
+    reader = registry.load(registry.MODEL, beside, device)
+    searchers = (registry.load(registry.VERIFIER, args.checkpoint, device),
+                 registry.load(registry.PAIRS, args.checkpoint, device))
     data = load_mnist(args.data_dir, download=not args.no_download)
     started = time.perf_counter()
     detector = fit_detector(data.train.images, data.train.labels, device, reader,
-                            seed=args.seed)
+                            seed=args.seed, searchers=searchers)
     path = registry.save(registry.DETECTOR, detector, args.checkpoint)
+    thresholds = ", ".join(f"{form} {value:.2f}" for form, value in zip(
+        FORMS, detector.thresholds.tolist(), strict=True))
     print(f"Fitted the not-a-digit detector in {time.perf_counter() - started:.1f}s "
-          f"(threshold {float(detector.threshold):.2f}), saved to {path}")
+          f"(thresholds {thresholds}), saved to {path}")
 
 
 def fit_verifier_beside(args: argparse.Namespace, device: torch.device) -> None:

@@ -14,36 +14,43 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist_cnn.fitting.handed import KINDS, handed_over_inputs, handed_over_pictures
+from mnist_cnn.fitting.composing import compose_line
+from mnist_cnn.fitting.handed import handed_over_inputs, handed_over_pictures
 from mnist_cnn.fitting.loop import augment, fit_network
-from mnist_cnn.fitting.outliers import outliers
+from mnist_cnn.fitting.outliers import outliers, pictures
 from mnist_cnn.fitting.strokes import Glyph, drawn, restroked
 from mnist_cnn.fitting.strokes import characters as stroke_characters
-from mnist_cnn.networks.detector import DigitDetector
+from mnist_cnn.networks.detector import FORMS, DigitDetector
 from mnist_cnn.reading.inputs import normalize_batch
 from mnist_cnn.reading.pipeline import Options
 from mnist_cnn.reading.recognizer import Recognizer
+from mnist_cnn.reading.scoring import WHOLE_FEATURES
 
 REJECT_DIGITS = 0.005
-"""The threshold rejects at most this share of held-out training digits handed over each way
-users hand digits over (scans fitted in or stretched to their field, 8x8 reductions, other
-pens, blur, JPEG, tiny canvases), of each way on its own, so that the hardest are kept as well
-as the rest."""
+"""Each form's threshold rejects at most this share of the held-out training digits, handed
+over the ways users hand digits over (scans fitted in or stretched to their field, 8x8
+reductions, other pens, blur, JPEG, tiny canvases), that are read as pictures of that form."""
+FEWEST_PER_FORM = 200
+"""A form's threshold is set from this many held-out digits at least (its 0.5 % quantile is
+then its lowest one or two)."""
 FIT_DIGITS = 24_000
 """Training digits the detector is fitted on, with as many outliers."""
 FIT_EPOCHS = 10
 HELD_OUT = 32_000
-"""Further training digits, handed over (four thousand each way), that set the threshold: a
+"""Further training digits, handed over (four thousand each way), that set the thresholds: a
 quantile that far out needs many (from two thousand, it moved by a log-odds or more between
 samples)."""
 HANDED_OUTLIERS = 1 / 3
 """The share of outliers handed over as users' pictures come, like the digits."""
+WHOLE_PICTURES = 4_000
+"""Pictures of digits, and as many of marks that are no digits, that the judgement of a
+picture as a whole is fitted on."""
 
 
 def fit_detector(digits: torch.Tensor, labels: torch.Tensor, device: torch.device,
                  reader: nn.Module, seed: int = 0, count: int = FIT_DIGITS,
                  epochs: int = FIT_EPOCHS,
-                 characters: tuple[list[Glyph], list[Glyph]] | None = None,
+                 characters: tuple[list[Glyph], list[Glyph], list[Glyph]] | None = None,
                  searchers: tuple[nn.Module, nn.Module] | None = None) -> DigitDetector:
     """Fit a detector on ``count`` of ``digits`` (uint8 ``(N, 28, 28)``, the training images,
     with their ``labels``) against as many outliers (``outliers.outliers``), every batch
@@ -51,10 +58,10 @@ def fit_detector(digits: torch.Tensor, labels: torch.Tensor, device: torch.devic
     ``reader`` (the ConvNet it serves, with the segment verifier and pair reader
     ``searchers``) on further digits. The digits: two fifths clean, two fifths handed over
     as users hand them over, a tenth re-stroked with a clean pen, and a tenth the digits of
-    ``characters`` drawn with a pen (``characters``: digits and other characters of real
-    stroke data; default ``strokes.characters()``, KanjiVG and the Hershey fonts).
+    ``characters`` drawn with a pen (``characters``: the digits, letters and other characters
+    of real stroke data; default ``strokes.characters()``, KanjiVG and the Hershey fonts).
     Reproducible for a seed on the CPU."""
-    digit_glyphs, other_glyphs = characters or stroke_characters()
+    digit_glyphs, letter_glyphs, other_glyphs = characters or stroke_characters()
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     one_digit = Recognizer(reader, device, options=Options(one_digit=True))
@@ -71,7 +78,8 @@ def fit_detector(digits: torch.Tensor, labels: torch.Tensor, device: torch.devic
         normalize_batch(restroked(pixels[chosen[2 * two_fifths:2 * two_fifths + tenth]], rng)),
         handed_over_inputs(drawn_digits[:len(drawn_digits) // 3], rng, one_digit),
         drawn_digits[len(drawn_digits) // 3:]])
-    made = outliers(pixels[others], labels.cpu()[others], count, other_glyphs, seed)
+    made = outliers(pixels[others], labels.cpu()[others], count, letter_glyphs + other_glyphs,
+                    seed, letters=letter_glyphs)
     share = round(HANDED_OUTLIERS * len(made))
     negative = torch.cat([handed_over_inputs(made[:share], rng, one_digit), made[share:]])
     inputs = torch.cat([positive, negative]).unsqueeze(1)
@@ -83,46 +91,118 @@ def fit_detector(digits: torch.Tensor, labels: torch.Tensor, device: torch.devic
         epochs, generator)
     held = order[2 * count:2 * count + HELD_OUT]
     held = held if len(held) else chosen
-    calibrate(detector, pixels[held], labels.cpu()[held], reader, searchers, seed + 1)
+    calibrate(detector, pixels[held], reader, searchers, seed + 1)
+    fit_whole(detector, digits[held], reader, searchers, letter_glyphs, other_glyphs, seed + 2,
+              min(WHOLE_PICTURES, len(held)))
     return detector
 
 
-def calibration_scores(recognizer: Recognizer, digits: torch.Tensor, labels: torch.Tensor,
+def calibration_scores(recognizer: Recognizer, digits: torch.Tensor,
                        seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each of ``digits`` (float ``(N, 28, 28)``, white on black, with their ``labels``)
-    handed over one of ``handed.KINDS`` ways in turn and read by ``recognizer`` as it reads
-    any file: the digit score of each picture read as exactly its label (NaN for the others,
-    read as something else, as several digits or as none: lost whatever the threshold), and
-    its way's index."""
+    """Each of ``digits`` (float ``(N, 28, 28)``, white on black) handed over one of
+    ``handed.KINDS`` ways in turn and read by ``recognizer`` (nothing rejected) as it reads any
+    file: the digit score a threshold must not pass for the picture to keep a digit (its
+    digits' best; +inf where it was read as a pair, which the detector does not judge; NaN
+    where nothing was read, lost whatever the threshold), and the form it was read as
+    (``FORMS``)."""
     pictures = handed_over_pictures(digits, np.random.default_rng(seed))
     shown = [index for index, picture in enumerate(pictures) if picture is not None]
     scores = torch.full((len(digits),), float("nan"))
-    results = recognizer.read_many([pictures[index] for index in shown])
-    for index, result in zip(shown, results, strict=True):
-        if result.number == str(int(labels[index])) and result.digits[0].score is not None:
-            scores[index] = result.digits[0].score
-    return scores, torch.arange(len(digits)) % len(KINDS)
+    forms = torch.full((len(digits),), -1)
+    for index, result in zip(shown, recognizer.read_many([pictures[i] for i in shown]),
+                             strict=True):
+        if result.digits:
+            scores[index] = max(np.inf if digit.score is None else digit.score
+                                for digit in result.digits)
+            forms[index] = FORMS.index(result.form)
+    return scores, forms
 
 
 @torch.no_grad()
-def calibrate(detector: DigitDetector, digits: torch.Tensor, labels: torch.Tensor,
-              reader: nn.Module, searchers: tuple[nn.Module, nn.Module] | None = None,
-              seed: int = 0) -> None:
-    """Set the detector's threshold: it rejects at most ``REJECT_DIGITS`` of ``digits``
-    (float ``(N, 28, 28)``, white on black, with their ``labels``) handed over each way, each
-    way on its own, counting those that the recognizer (``reader`` with this detector and
-    ``searchers``, nothing rejected) still reads as themselves (``calibration_scores``): a
-    digit handed over so badly that it reads as another is lost anyway, and keeping it would
-    let non-digits through (the tail of generated scans is strokes broken into dots and
-    blocks)."""
+def calibrate(detector: DigitDetector, digits: torch.Tensor, reader: nn.Module,
+              searchers: tuple[nn.Module, nn.Module] | None = None, seed: int = 0) -> None:
+    """Set the detector's threshold for each form of picture (``FORMS``): it rejects at most
+    ``REJECT_DIGITS`` of the ``digits`` (float ``(N, 28, 28)``, white on black) handed over
+    the ways users hand them over (``calibration_scores``) that the recognizer (``reader``
+    with this detector and ``searchers``) reads as pictures of that form, each form on its
+    own; a form with fewer than ``FEWEST_PER_FORM`` of them takes the lowest threshold of the
+    others."""
     verifier, pair_reader = searchers or (None, None)
     recognizer = Recognizer(reader, next(detector.parameters()).device, detector=detector,
                             verifier=verifier, pair_reader=pair_reader,
                             reject_threshold=-np.inf)
-    scores, kinds = calibration_scores(recognizer, digits, labels, seed)
-    thresholds = []
-    for kind in kinds.unique():
-        counted = (kinds == kind) & ~scores.isnan()
-        if counted.any():
-            thresholds.append(float(torch.quantile(scores[counted], REJECT_DIGITS)))
-    detector.threshold.fill_(min(thresholds, default=0.0))
+    scores, forms = calibration_scores(recognizer, digits, seed)
+    thresholds = torch.full((len(FORMS),), float("nan"))
+    for form in range(len(FORMS)):
+        mine = scores[forms == form]
+        if len(mine) >= FEWEST_PER_FORM:
+            thresholds[form] = float(torch.quantile(mine, REJECT_DIGITS))
+    lowest = thresholds[~thresholds.isnan()].min() if (~thresholds.isnan()).any() else 0.0
+    detector.thresholds.copy_(torch.where(thresholds.isnan(), lowest, thresholds))
+
+
+def whole_samples(recognizer: Recognizer, digits: torch.Tensor, letters: list[Glyph],
+                  others: list[Glyph], count: int, seed: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Pictures read by ``recognizer`` and judged as a whole (``scoring.WHOLE_FEATURES``):
+    ``count`` of digits (``digits``, uint8 ``(N, 28, 28)`` MNIST training images), half of
+    them handed over one by one and half written in lines of one to six (``composing``), and
+    ``count`` of marks that are no digits (``outliers.pictures``). The features of those
+    judged (searched for digits, with one read), whether each is digits, and how many
+    pictures of digits were read at all."""
+    rng = np.random.default_rng(seed)
+    pixels = digits.float() / 255
+    chosen = rng.permutation(len(digits))
+    alone = handed_over_pictures(pixels[chosen[:count // 2]], rng)
+    lines = []
+    for _ in range(count - count // 2):
+        length = int(rng.integers(1, 7))
+        images = [digits[int(i)].numpy() for i in rng.integers(0, len(digits), length)]
+        lines.append(np.round(compose_line(images, rng)[0] * 255).astype(np.uint8))
+    kinds = [(picture, True) for picture in alone + lines if picture is not None]
+    kinds += [(picture, False) for picture in pictures(count, letters, others, rng)]
+    features, targets, read = [], [], 0
+    for (_, is_digits), result in zip(kinds, recognizer.read_many([p for p, _ in kinds]),
+                                      strict=True):
+        read += is_digits and bool(result.digits)
+        if result.whole is not None and result.digits:
+            features.append(result.whole)
+            targets.append(is_digits)
+    return np.array(features, np.float32).reshape(-1, len(WHOLE_FEATURES)), \
+        np.array(targets, bool), read
+
+
+def fit_whole(detector: DigitDetector, digits: torch.Tensor, reader: nn.Module,
+              searchers: tuple[nn.Module, nn.Module] | None, letters: list[Glyph],
+              others: list[Glyph], seed: int = 0, count: int = WHOLE_PICTURES) -> None:
+    """Fit the detector's judgement of a picture as a whole (``DigitDetector.whole``): a
+    logistic regression on the ``whole_samples`` of the recognizer (``reader`` with this
+    detector, calibrated, and ``searchers``), its two classes weighed alike, then its bias
+    lowered until it rejects at most ``REJECT_DIGITS`` of the pictures of digits read."""
+    verifier, pair_reader = searchers or (None, None)
+    detector.whole.zero_()
+    recognizer = Recognizer(reader, next(detector.parameters()).device, detector=detector,
+                            verifier=verifier, pair_reader=pair_reader)
+    features, targets, read = whole_samples(recognizer, digits, letters, others, count, seed)
+    if targets.all() or not targets.any():
+        return
+    inputs, labels = torch.from_numpy(features), torch.from_numpy(targets).float()
+    weights = torch.zeros(len(WHOLE_FEATURES) + 1, requires_grad=True)
+    balance = (1 - labels) * labels.mean() / (1 - labels.mean()) + labels
+    optimizer = torch.optim.LBFGS([weights], max_iter=200, line_search_fn="strong_wolfe")
+
+    def loss() -> torch.Tensor:
+        optimizer.zero_grad()
+        value = F.binary_cross_entropy_with_logits(inputs @ weights[:-1] + weights[-1], labels,
+                                                   weight=balance)
+        value.backward()
+        return value
+
+    with torch.enable_grad():
+        optimizer.step(loss)
+    fitted = weights.detach()
+    margins = (inputs[labels > 0] @ fitted[:-1] + fitted[-1]).sort().values
+    allowed = int(REJECT_DIGITS * read)
+    if allowed < len(margins) and margins[allowed] < 0:
+        fitted[-1] -= float(margins[allowed])
+    detector.whole.copy_(fitted)

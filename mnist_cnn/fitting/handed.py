@@ -1,6 +1,6 @@
 """MNIST digits the ways users hand digits over: low-resolution scans (16x16, binarized or grey,
 fitted in the field or stretched to fill it; 8x8), shown enlarged, thick and thin pens, blur,
-JPEG, tiny canvases.
+JPEG, tiny canvases, drawn again on a canvas and photographed on paper.
 
 The not-a-digit detector is fitted and its threshold calibrated on these, read by the recognizer
 itself (``handed_over_inputs``, ``fitting.detector.calibrate``), rather than on clean MNIST
@@ -15,7 +15,8 @@ import torch
 from mnist_cnn.reading.inputs import SIDE
 from mnist_cnn.reading.recognizer import Recognizer
 
-KINDS = ("scan", "stretched", "8x8", "thick", "thin", "blur", "jpeg", "tiny")
+KINDS = ("scan", "stretched", "8x8", "thick", "thin", "blur", "jpeg", "tiny", "canvas",
+         "photo")
 
 
 def _crop(digit: np.ndarray) -> np.ndarray:
@@ -68,6 +69,39 @@ def _pen(digit: np.ndarray, rng: np.random.Generator, thicker: bool) -> np.ndarr
     return changed if changed.max() > 0.5 else big
 
 
+def _canvas(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The digit drawn again on a canvas, as drawing apps save it: its shape enlarged to 40 to
+    200 px tall and cut clean, a pen of its own width, smooth edges, a margin around."""
+    crop = _crop(digit)
+    height = int(rng.integers(40, 201))
+    big = cv2.resize(crop, (max(1, round(crop.shape[1] * height / crop.shape[0])), height),
+                     interpolation=cv2.INTER_CUBIC)
+    shape = (big > 0.5).astype(np.uint8)
+    steps = round(height * rng.uniform(-0.03, 0.05))
+    if steps:
+        pen = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(steps) + 1,) * 2)
+        thicker = cv2.dilate(shape, pen) if steps > 0 else cv2.erode(shape, pen)
+        shape = thicker if thicker.any() else shape
+    margin = int(height * rng.uniform(0.15, 0.6))
+    return cv2.GaussianBlur(np.pad(shape.astype(np.float32), margin), (0, 0), 0.7)
+
+
+def _photo(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The digit on paper, photographed: a canvas's drawing (``_canvas``) in grey ink on
+    paper of some tone, light falling across it, a little out of focus, grain, JPEG. A
+    picture (1 white)."""
+    ink = _canvas(digit, rng)
+    light = 1 - rng.uniform(0, 0.25) * np.linspace(0, 1, ink.shape[1])[None, :] * rng.choice(
+        [-1, 1])
+    paper = rng.uniform(0.7, 0.95) * np.clip(light, 0.5, 1.2)
+    gray = paper * (1 - ink) + rng.uniform(0.05, 0.35) * ink
+    gray = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), float(rng.uniform(0.3, 1.2)))
+    gray = np.clip(gray + rng.normal(0, rng.uniform(0.005, 0.03), gray.shape), 0, 1)
+    levels = np.round(gray * 255).astype(np.uint8)
+    encoded = cv2.imencode(".jpg", levels, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 91))])
+    return cv2.imdecode(encoded[1], cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
+
+
 def _jpeg(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     big = _scaled(digit, float(rng.uniform(1, 4)))
     paper = (255 * (1 - big)).astype(np.uint8)
@@ -88,6 +122,10 @@ def handed_over(digit: np.ndarray, kind: str, rng: np.random.Generator) -> np.nd
         picture = cv2.GaussianBlur(_scaled(digit, 3), (0, 0), float(rng.uniform(1, 3.5)))
     elif kind == "jpeg":
         picture = _jpeg(digit, rng)
+    elif kind == "canvas":
+        picture = _canvas(digit, rng)
+    elif kind == "photo":
+        return _photo(digit, rng)
     else:
         picture = _scaled(_crop(digit), float(rng.uniform(10, 17)) / 20)
     return (1.0 - np.clip(picture / max(float(picture.max()), 1e-6), 0, 1)).astype(np.float32)

@@ -281,15 +281,20 @@ def marks(count: int, characters: list[Glyph], seed: int = 0) -> torch.Tensor:
 
 
 def outliers(digits: torch.Tensor, labels: torch.Tensor, count: int, characters: list[Glyph],
-             seed: int = 0) -> torch.Tensor:
-    """``count`` normalized 28x28 outliers: half ``characters`` of real stroke data drawn with
-    a pen (``strokes.draw``; a fifth of them cut in half as a wrong cut leaves them), half
-    made from ``digits`` (float ``(N, 28, 28)``, white on black, with their ``labels``) and
-    from pen strokes and fonts: pieces and pairs of digits, turned and overlaid digits,
-    strokes and shapes, scribbles, glyphs set in fonts, and parts of those three; shuffled."""
+             seed: int = 0, letters: list[Glyph] | None = None) -> torch.Tensor:
+    """``count`` normalized 28x28 outliers: half characters of real stroke data drawn with a
+    pen (``strokes.draw``; a fifth of them cut in half as a wrong cut leaves them), as many
+    ``letters`` (Latin, Greek and Cyrillic, capital and small: what people write most that is
+    no digit) as other ``characters``, half made from ``digits`` (float ``(N, 28, 28)``, white
+    on black, with their ``labels``) and from pen strokes and fonts: pieces and pairs of
+    digits, turned and overlaid digits, strokes and shapes, scribbles, glyphs set in fonts,
+    and parts of those three; shuffled."""
     rng = np.random.default_rng(seed)
     drawn_count = count // 2
-    written = drawn(characters, drawn_count, rng, drop_strokes=True)
+    lettered = drawn_count // 2 if letters else 0
+    written = torch.cat([drawn(letters or characters, lettered, rng, drop_strokes=True),
+                         drawn(characters, drawn_count - lettered, rng, drop_strokes=True)])
+    written = written[torch.from_numpy(rng.permutation(len(written)))]
     cut = drawn_count // 5
     parts = [_halves(written[:cut], rng), written[cut:]]
     sixteenth = (count - drawn_count) // 8
@@ -307,3 +312,49 @@ def outliers(digits: torch.Tensor, labels: torch.Tensor, count: int, characters:
     parts.append(_halves(whole, rng))
     made = torch.cat([normalize_batch(part) for part in parts])
     return made[torch.from_numpy(rng.permutation(len(made)))]
+
+
+def pictures(count: int, letters: list[Glyph], others: list[Glyph],
+             rng: np.random.Generator) -> list[np.ndarray]:
+    """``count`` pictures of marks that are no digits, as a file holds them (uint8 grayscale,
+    dark ink on light paper): one to three letters or other characters of stroke data drawn
+    with a pen side by side, or a doodle (strokes, shapes, scribbles), drawn 1 to 3 times the
+    canvas and put on paper with a margin, some in black and white."""
+    out = []
+    for _ in range(count):
+        kind = rng.random()
+        if kind < 0.35:
+            marks = drawn(letters, int(rng.integers(1, 4)), rng, drop_strokes=True)
+        elif kind < 0.7:
+            marks = drawn(others, int(rng.integers(1, 3)), rng, drop_strokes=True)
+        else:
+            made = _strokes(1, rng) if rng.random() < 0.5 else _scribbles(1, rng)
+            marks = made
+        size = round(CANVAS * rng.uniform(1.0, 3.0))
+        inks = [cv2.resize(_cropped(mark.numpy()), None, fx=size / CANVAS, fy=size / CANVAS,
+                           interpolation=cv2.INTER_LINEAR) for mark in marks]
+        gap = round(size * rng.uniform(0.05, 0.4))
+        height = max(ink.shape[0] for ink in inks)
+        row = np.zeros((height, sum(ink.shape[1] for ink in inks) + gap * (len(inks) - 1)),
+                       np.float32)
+        x = 0
+        for ink in inks:
+            row[:ink.shape[0], x:x + ink.shape[1]] = ink
+            x += ink.shape[1] + gap
+        margin = round(size * rng.uniform(0.1, 0.5))
+        ink = np.pad(row, margin)
+        if rng.random() < 0.3:
+            ink = (ink > 0.5).astype(np.float32)
+        paper = rng.uniform(0.8, 1.0)
+        gray = paper * (1 - ink) + rng.uniform(0.0, 0.25) * ink
+        gray += rng.normal(0, rng.uniform(0, 0.02), gray.shape)
+        out.append(np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8))
+    return out
+
+
+def _cropped(mark: np.ndarray) -> np.ndarray:
+    """A mark (white on black) cropped to its ink."""
+    rows, cols = np.flatnonzero(mark.max(1) > 0.05), np.flatnonzero(mark.max(0) > 0.05)
+    if not len(rows):
+        return mark
+    return mark[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]

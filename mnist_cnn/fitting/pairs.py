@@ -95,7 +95,9 @@ def fit_pair_reader(images: torch.Tensor, labels: torch.Tensor, device: torch.de
     ``pairs`` (``characters``: default the non-digits of ``strokes.characters()``, KanjiVG and
     the Hershey fonts). Reproducible for a seed on the CPU."""
     count = min(count, len(images))
-    characters = characters if characters is not None else stroke_characters()[1]
+    if characters is None:
+        _, letters, others = stroke_characters()
+        characters = letters + others
     inputs, classes = pairs(images.cpu().numpy(), labels.cpu().numpy(), count, seed,
                             characters)
     inputs = inputs.unsqueeze(1)

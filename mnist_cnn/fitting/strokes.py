@@ -71,9 +71,9 @@ def _path_points(path: object) -> np.ndarray:
 
 
 @functools.cache
-def kanjivg() -> tuple[list[Glyph], list[Glyph]]:
-    """KanjiVG's digits, and its other characters (Latin letters, kana, kanji) of at least
-    ``FEWEST_STROKES`` strokes that are no digit's look-alike."""
+def kanjivg() -> tuple[list[Glyph], list[Glyph], list[Glyph]]:
+    """KanjiVG's digits, its Latin letters, and its other characters (kana, kanji) of at
+    least ``FEWEST_STROKES`` strokes, all no digit's look-alike."""
     from importlib.resources import files
 
     try:
@@ -82,7 +82,7 @@ def kanjivg() -> tuple[list[Glyph], list[Glyph]]:
     except ImportError as error:
         raise _missing("kanjivg and svg.path") from error
 
-    digits, others = [], []
+    digits, letters, others = [], [], []
     for entry in sorted(files(kanji).iterdir(), key=lambda item: item.name):
         if not entry.name.endswith(".svg"):
             continue
@@ -95,16 +95,16 @@ def kanjivg() -> tuple[list[Glyph], list[Glyph]]:
             digits.append(glyph)
         elif character.isascii():
             if character.isalpha() and character not in LATIN_LOOK_ALIKES:
-                others.append(glyph)
+                letters.append(glyph)
         elif len(glyph) >= FEWEST_STROKES and character not in KANJI_LOOK_ALIKES:
             others.append(glyph)
-    return digits, others
+    return digits, letters, others
 
 
 @functools.cache
-def hershey() -> tuple[list[Glyph], list[Glyph]]:
-    """The Hershey fonts' digits (Latin fonts), and their letters and signs that are no
-    digit's look-alike (Latin, italic and script fonts, Greek and Cyrillic)."""
+def hershey() -> tuple[list[Glyph], list[Glyph], list[Glyph]]:
+    """The Hershey fonts' digits (Latin fonts), their letters (Latin, italic and script fonts,
+    Greek and Cyrillic) and their signs, all no digit's look-alike."""
     try:
         from HersheyFonts import HersheyFonts
     except ImportError as error:
@@ -124,17 +124,20 @@ def hershey() -> tuple[list[Glyph], list[Glyph]]:
     latin_letters = "".join(chr(code) for code in range(ord("A"), ord("z") + 1)
                             if chr(code).isalpha() and chr(code) not in LATIN_LOOK_ALIKES)
     digits = [glyph for font in HERSHEY_LATIN for glyph in glyphs(font, DIGITS)]
-    others = [glyph for font in HERSHEY_LATIN
-              for glyph in glyphs(font, latin_letters + HERSHEY_SIGNS)]
-    others += [glyph for font, keys in HERSHEY_OTHER_SCRIPTS.items()
-               for glyph in glyphs(font, keys)]
-    return digits, others
+    letters = [glyph for font in HERSHEY_LATIN for glyph in glyphs(font, latin_letters)]
+    letters += [glyph for font, keys in HERSHEY_OTHER_SCRIPTS.items()
+                for glyph in glyphs(font, keys)]
+    signs = [glyph for font in HERSHEY_LATIN for glyph in glyphs(font, HERSHEY_SIGNS)]
+    return digits, letters, signs
 
 
-def characters() -> tuple[list[Glyph], list[Glyph]]:
-    """The digits, and the other characters, of KanjiVG and the Hershey fonts together."""
-    (kanji_digits, kanji_others), (font_digits, font_others) = kanjivg(), hershey()
-    return kanji_digits + font_digits, kanji_others + font_others
+def characters() -> tuple[list[Glyph], list[Glyph], list[Glyph]]:
+    """The digits, the letters and the other characters (kanji, kana, signs) of KanjiVG and
+    the Hershey fonts together. Letters are what people write most that is no digit, and
+    kanji outnumber them a hundred to one, so the fits draw the two apart."""
+    (kanji_digits, kanji_letters, kanji), (font_digits, font_letters, signs) = (kanjivg(),
+                                                                               hershey())
+    return kanji_digits + font_digits, kanji_letters + font_letters, kanji + signs
 
 
 def _bend(points: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:

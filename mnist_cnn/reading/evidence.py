@@ -37,6 +37,8 @@ class Evidence:
     digit: torch.Tensor
     verdicts: torch.Tensor | None = None
     pairs: torch.Tensor | None = None
+    whole: float | None = None
+    """The detector's digit score for all the writing of a searched picture as one mark."""
 
 
 def _batch(arrays: list[np.ndarray], device: torch.device) -> torch.Tensor:
@@ -72,30 +74,40 @@ class Networks:
         return self._searchers
 
     @torch.no_grad()
-    def judge(self, readings: list[Prepared], threshold: float | None) -> list[Evidence]:
+    def judge(self, readings: list[Prepared], thresholds: list[float] | None) -> list[Evidence]:
         """The evidence on every candidate of ``readings`` (pictures with inputs), in one batch
-        per network; ``threshold``: the detector's, which both halves of a pair must pass."""
+        per network; ``thresholds``: each reading's not-a-digit threshold, which both halves of
+        a pair must pass."""
         if not readings:
             return []
         inputs = _batch([r.inputs.digits for r in readings], self.device)
         log_probabilities = F.log_softmax(self.model(inputs), dim=1).cpu()
-        digit_scores = None if self.detector is None else self.detector(inputs).cpu()
+        wholes = [r.inputs.whole[None] for r in readings if r.inputs.whole is not None]
+        digit_scores = whole_scores = None
+        if self.detector is not None:
+            scored = self.detector(torch.cat([inputs, _batch(wholes, self.device)])
+                                   if wholes else inputs).cpu()
+            digit_scores, whole_scores = scored[:len(inputs)], iter(scored[len(inputs):].tolist())
         digit = digit_evidence(log_probabilities, digit_scores)
         sizes = [len(r.inputs.digits) for r in readings]
         verdicts = pairs = None
         searched = [r for r in readings if r.inputs.searched]
         if searched and self.searchers() is not None:
-            verdicts, pairs = self._search_evidence(readings, digit, digit_scores, threshold)
+            verdicts, pairs = self._search_evidence(readings, digit, digit_scores, thresholds)
         evidence = []
         for index, rows in enumerate(_slices(sizes)):
             found = readings[index].inputs.searched and verdicts is not None
+            whole = None
+            if whole_scores is not None and readings[index].inputs.whole is not None:
+                whole = next(whole_scores)
             evidence.append(Evidence(
                 log_probabilities[rows], None if digit_scores is None else digit_scores[rows],
-                digit[rows], verdicts[rows] if found else None, pairs[rows] if found else None))
+                digit[rows], verdicts[rows] if found else None, pairs[rows] if found else None,
+                whole))
         return evidence
 
     def _search_evidence(self, readings: list[Prepared], digit: torch.Tensor,
-                         digit_scores: torch.Tensor | None, threshold: float | None
+                         digit_scores: torch.Tensor | None, thresholds: list[float] | None
                          ) -> tuple[torch.Tensor, torch.Tensor]:
         """The verifier's log-probabilities and the pair reader's for every candidate of
         ``readings`` (rows of pictures read as one digit stay unused)."""
@@ -114,13 +126,16 @@ class Networks:
         if hopeful.any():
             wanted = torch.from_numpy(np.concatenate([s.pairs for s in searched]))[hopeful[rows]]
             read = F.log_softmax(pair_reader(_batch([wanted.numpy()], self.device)), dim=1).cpu()
-            if digit_scores is not None:
-                read = torch.where(self._halves_pass(wanted, threshold)[:, None], read,
+            if digit_scores is not None and thresholds is not None:
+                per_row = torch.from_numpy(np.concatenate([
+                    np.full(len(r.inputs.digits), threshold)
+                    for r, threshold in zip(readings, thresholds, strict=True)]))
+                read = torch.where(self._halves_pass(wanted, per_row[hopeful])[:, None], read,
                                    -math.inf)
             pairs[hopeful] = read
         return verdicts, pairs
 
-    def _halves_pass(self, pair_inputs: torch.Tensor, threshold: float) -> torch.Tensor:
+    def _halves_pass(self, pair_inputs: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
         """Whether both halves of each pair reader's input pass the detector as digits."""
         halves = torch.cat([pair_inputs[:, :, :SIDE], pair_inputs[:, :, SIDE:]])
         scores = self.detector(_batch([normalize_batch(halves).numpy()], self.device))

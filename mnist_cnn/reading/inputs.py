@@ -193,12 +193,15 @@ class Inputs:
     ConvNet's and the detector's); where the picture was searched for digits, the verifier's
     ``contexts`` ``(N, 2, 32, 32)`` and ``shapes`` ``(N, 8)`` and the pair reader's ``pairs``
     ``(N, 28, 56)`` (blank for a candidate of several marks: it reads only digits run
-    together), else ``None``."""
+    together), its ``whole`` writing as one 28x28 input, and each candidate's ink ``masses``
+    ``(N,)``, to judge the picture as a whole (``scoring.WHOLE_FEATURES``), else ``None``."""
 
     digits: np.ndarray
     contexts: np.ndarray | None = None
     shapes: np.ndarray | None = None
     pairs: np.ndarray | None = None
+    whole: np.ndarray | None = None
+    masses: np.ndarray | None = None
 
     @property
     def searched(self) -> bool:
@@ -222,4 +225,22 @@ def make_inputs(layout: Layout) -> Inputs | None:
             pairs[index] = pair_input(ink)
     contexts = np.stack([context(layout, i) for i in range(count)])
     shapes = np.stack([geometry(c) for c in layout.candidates])
-    return Inputs(stacked, contexts, shapes, pairs)
+    whole = normalize(writing(layout))
+    masses = np.array([float(ink.sum()) for ink in layout.inks], np.float32)
+    return Inputs(stacked, contexts, shapes, pairs,
+                  np.zeros((SIDE, SIDE), np.float32) if whole is None else whole, masses)
+
+
+def writing(layout: Layout) -> np.ndarray:
+    """All the writing of a searched picture's lines in one picture (white on black): what the
+    picture shows as one mark."""
+    top = min(line.top for line in layout.lines)
+    left = min(line.left for line in layout.lines)
+    bottom = max(line.top + line.height for line in layout.lines)
+    right = max(line.left + line.ink.shape[1] for line in layout.lines)
+    canvas = np.zeros((bottom - top, right - left), np.float32)
+    for line in layout.lines:
+        region = canvas[line.top - top:line.top - top + line.height,
+                        line.left - left:line.left - left + line.ink.shape[1]]
+        np.maximum(region, line.ink, out=region)
+    return canvas

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from mnist_cnn.errors import ImageError
+from mnist_cnn.networks.detector import DRAWN, FILLED, SMALL, SMALL_BINARY
 from mnist_cnn.reading.images import read_grayscale
 from mnist_cnn.reading.ink import Ink, at_pen_scale, dark_by_shape, edges_reached, find_inks
 from mnist_cnn.reading.inputs import Inputs, make_inputs, plain_input
@@ -33,6 +34,9 @@ PARALLEL_FROM = 64
 CHUNK = 64
 """Files a worker prepares per task, at most: fewer, larger messages between the processes; a
 short list is shared out in smaller tasks so every worker gets some."""
+SMALL_SIDE = 24
+"""A picture no longer than this a side (at its native resolution) is small: a 16x16 scan, an
+8x8 reduction, a tiny canvas; MNIST's digits are 20 px in a 28 px field."""
 STACK, STACK_PIXELS, ALONE_FROM = 64, 65_536, 4_096
 """The ink of pictures of one size is found together, at most ``STACK`` of them and
 ``STACK_PIXELS`` pixels at a time, and of pictures over ``ALONE_FROM`` pixels one by one:
@@ -72,6 +76,9 @@ class Prepared:
     """The same picture read with ink and paper the other way round, when the ink reached
     three edges or more (``ink.edges_reached``) and the shapes of ink and paper did not settle
     which is which (``ink.dark_by_shape``): whichever reads better is kept."""
+    form: int = DRAWN
+    """What kind of picture it is (``form_of``; an index into ``networks.detector.FORMS``): the
+    not-a-digit threshold is that form's."""
 
     def readings(self) -> list["Prepared"]:
         """The readings of this picture to score: itself and, when its polarity is in doubt,
@@ -115,15 +122,29 @@ def prepare_many(pictures: Sequence[tuple[np.ndarray, float]], options: Options,
     prepared = []
     for index, (gray, ink) in enumerate(zip(grays, inks, strict=True)):
         preview = gray if keep_previews[index] else None
-        ready = _lay_out(ink, options, scales[index], preview)
+        form = DRAWN if ink is None else form_of(gray, ink)
+        ready = _lay_out(ink, options, scales[index], preview, form)
         if index in others:
-            other = _lay_out(others[index], options, scales[index], preview)
+            other = _lay_out(others[index], options, scales[index], preview, form)
             if ready.inputs is None:
                 ready = other
             elif other.inputs is not None:
                 ready = replace(ready, other_polarity=other)
         prepared.append(ready)
     return prepared
+
+
+def form_of(gray: np.ndarray, ink: Ink) -> int:
+    """The form of a working picture with this ink (``networks.detector.FORMS``): its ink fills
+    it (reaches three edges or more), else it is small (``SMALL_SIDE``), in black and white or
+    grey, else a drawing or a photo."""
+    if edges_reached(ink.mask) >= 3:
+        return FILLED
+    if max(gray.shape) <= SMALL_SIDE:
+        low, high = gray.min(), gray.max()
+        binary = not np.count_nonzero((gray != low) & (gray != high))
+        return SMALL_BINARY if binary else SMALL
+    return DRAWN
 
 
 def _inks(grays: list[np.ndarray], darks: list[bool] | None = None) -> list[Ink | None]:
@@ -147,8 +168,8 @@ def _inks(grays: list[np.ndarray], darks: list[bool] | None = None) -> list[Ink 
     return inks
 
 
-def _lay_out(ink: Ink | None, options: Options, scale: float,
-             preview: np.ndarray | None) -> Prepared:
+def _lay_out(ink: Ink | None, options: Options, scale: float, preview: np.ndarray | None,
+             form: int = DRAWN) -> Prepared:
     """The candidate digits of ``ink`` and their inputs."""
     if ink is None:
         return Prepared(None, None, scale, preview)
@@ -159,7 +180,7 @@ def _lay_out(ink: Ink | None, options: Options, scale: float,
     inputs = make_inputs(layout)
     if inputs is None:
         return Prepared(None, None, scale, preview)
-    return Prepared(inputs, layout, scale, preview)
+    return Prepared(inputs, layout, scale, preview, form=form)
 
 
 def prepare_paths(paths: Sequence[Path], options: Options, keep_images: int = 0,

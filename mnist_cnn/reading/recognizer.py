@@ -25,6 +25,7 @@ from PIL import Image
 from mnist_cnn.device import select_device
 from mnist_cnn.errors import ImageError, UsageError
 from mnist_cnn.networks import registry
+from mnist_cnn.networks.detector import FORMS
 from mnist_cnn.networks.pairs import ONE_DIGIT
 from mnist_cnn.reading.evidence import Evidence, Networks
 from mnist_cnn.reading.images import decode_array, decode_bytes, decode_image
@@ -44,6 +45,8 @@ from mnist_cnn.reading.scoring import (
     digit_threshold,
     left_out,
     reading_rank,
+    reads_as_digits,
+    whole_features,
 )
 
 MAX_TOP_K = 10
@@ -103,8 +106,9 @@ class Recognizer:
     ``threshold``: below this softmax confidence a digit is marked ``uncertain``;
     ``top_k``: how many likely digits each reading lists; ``detector``: the not-a-digit
     detector, which gives each mark a digit score (``None``: every mark is read as a digit);
-    ``reject_threshold``: below this digit score a mark is not a digit (default: the one
-    fitted with the detector); ``verifier`` and ``pair_reader``: the segment verifier and
+    ``reject_threshold``: below this digit score a mark is not a digit (default ``None``: the
+    threshold the detector was fitted with for the form of the picture, ``FORMS``);
+    ``verifier`` and ``pair_reader``: the segment verifier and
     the pair reader, which judge how a line divides into digits (``None``: by the network's
     confidence alone), or ``search_parts``: gives them when a picture first needs them.
     """
@@ -127,10 +131,20 @@ class Recognizer:
             parts = (verifier.to(device).eval(), pair_reader.to(device).eval())
             search_parts = lambda: parts  # noqa: E731
         self.networks = Networks(self.model, device, self.detector, search_parts)
-        self.reject_threshold = (reject_threshold if reject_threshold is not None
-                                 else float(detector.threshold) if detector is not None else None)
+        self._whole = None if detector is None else self.detector.whole.numpy()
+        self.reject_threshold = reject_threshold
         self.notes: list[str] = []
         """One-line remarks about the settings in force, for the user."""
+
+    def thresholds(self) -> list[float] | None:
+        """The digit score below which a mark is not a digit, for each form of picture
+        (``FORMS``): ``reject_threshold`` when it is set, else the detector's own; ``None``
+        with rejection off."""
+        if self.detector is None:
+            return None
+        if self.reject_threshold is not None:
+            return [float(self.reject_threshold)] * len(FORMS)
+        return self.detector.thresholds.tolist()
 
     @property
     def verifier(self) -> torch.nn.Module | None:
@@ -254,12 +268,15 @@ class Recognizer:
         reading (of the two polarities, where a picture was laid out both ways:
         ``scoring.reading_rank``)."""
         readings = [reading for _, prepared in batch for reading in prepared.readings()]
-        evidence = iter(self.networks.judge(readings, self.reject_threshold))
+        thresholds = self.thresholds()
+        evidence = iter(self.networks.judge(
+            readings, None if thresholds is None else [thresholds[r.form] for r in readings]))
         results = []
         for name, prepared in batch:
             result = Recognition(name, error=prepared.error, preview=prepared.preview,
                                  scale=prepared.scale,
-                                 blank=prepared.error is None and prepared.inputs is None)
+                                 blank=prepared.error is None and prepared.inputs is None,
+                                 form=None if prepared.inputs is None else FORMS[prepared.form])
             best = None
             for reading in prepared.readings():
                 judged = next(evidence)
@@ -269,7 +286,8 @@ class Recognizer:
                 if best is None or rank > best[0]:
                     best = (rank, reading, lines, judged, values.pair)
             if best is not None:
-                self._read_digits(result, *best[1:])
+                threshold = None if thresholds is None else thresholds[best[1].form]
+                self._read_digits(result, *best[1:], threshold)
             results.append(result)
         return results
 
@@ -283,22 +301,27 @@ class Recognizer:
                             network_input=pixels)
 
     def _read_digits(self, result: Recognition, prepared: Prepared, lines: list[list[int]],
-                     judged: Evidence, pair: np.ndarray) -> None:
+                     judged: Evidence, pair: np.ndarray, threshold: float | None) -> None:
         """The digits of the chosen ``lines``: a candidate read as a pair gives two, each with
         its place's share of the pair's probabilities, half the candidate's box and half the
         pair reader's input; it is no single digit, so the detector does not judge it. With
-        rejection on, the segments left out (no digit, by the verifier) are rejected marks."""
+        rejection on, the segments left out (no digit, by the verifier) are rejected marks, and
+        a searched picture is judged as a whole (``_judge_whole``)."""
         layout, inputs, scores = prepared.layout, prepared.inputs, judged.digit_scores
         keep = prepared.preview is not None
         probabilities = judged.log_probabilities.exp()
+        unread = 0.0
         for index in left_out(layout, lines) if scores is not None else []:
             box = tuple(round(value / prepared.scale) for value in layout.candidates[index].box)
             result.rejected.append(RejectedMark(box, int(probabilities[index].argmax()),
                                                 float(scores[index]),
                                                 inputs.digits[index] if keep else None))
+            unread += 0.0 if inputs.masses is None else float(inputs.masses[index])
+        best, taken = -math.inf, 0
         for line in lines:
             digits = []
             for index in line:
+                taken += 1
                 candidate = layout.candidates[index]
                 x, y, width, height = (round(value / prepared.scale) for value in candidate.box)
                 pixels = inputs.digits[index] if keep else None
@@ -310,17 +333,37 @@ class Recognizer:
                     digits += [self._reading(both.sum(1), (x, y, half, height), None, halves[0]),
                                self._reading(both.sum(0), (x + half, y, width - half, height),
                                              None, halves[1])]
+                    best = math.inf
                     continue
                 score = None if scores is None else float(scores[index])
                 if score is not None and score < digit_threshold(candidate, len(line),
-                                                                 self.reject_threshold):
+                                                                 threshold):
                     result.rejected.append(RejectedMark((x, y, width, height),
                                                         int(probabilities[index].argmax()),
                                                         score, pixels))
+                    unread += 0.0 if inputs.masses is None else float(inputs.masses[index])
                     continue
+                best = max(best, -math.inf if score is None else score)
                 digits.append(self._reading(probabilities[index], (x, y, width, height), score,
                                             pixels))
             if digits:
                 result.digits.extend(digits)
                 result.lines.append("".join(str(d.digit) for d in digits))
+        if judged.whole is not None and threshold is not None and inputs.masses is not None:
+            total = float(inputs.masses[[i for i, c in enumerate(layout.candidates)
+                                         if c.stop == c.start + 1]].sum())
+            result.whole = whole_features(judged.whole, best, unread / max(total, 1e-6), taken,
+                                          threshold)
+            if result.digits and reads_as_digits(result.whole, self._whole) < 0:
+                self._judge_whole(result)
         result.blank = not result.digits and not result.rejected
+
+    @staticmethod
+    def _judge_whole(result: Recognition) -> None:
+        """The picture is not a digit, judged as a whole: the digits read become its rejected
+        marks (each with the digit it looks most like)."""
+        for digit in result.digits:
+            result.rejected.append(RejectedMark(digit.box, digit.digit, -math.inf
+                                                if digit.score is None else digit.score,
+                                                digit.network_input))
+        result.digits, result.lines = [], []

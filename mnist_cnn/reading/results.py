@@ -72,6 +72,12 @@ class Recognition:
     preview: np.ndarray | None = None
     scale: float = 1.0
     """Preview pixels per original pixel, for drawing the boxes."""
+    form: str | None = None
+    """What kind of picture it was read as (``networks.detector.FORMS``), which set the
+    not-a-digit threshold; ``None`` when nothing was read."""
+    whole: np.ndarray | None = field(default=None, repr=False)
+    """How a picture searched for digits reads as a whole (``scoring.WHOLE_FEATURES``), where
+    the not-a-digit detector judged it so; ``None`` otherwise."""
 
     @property
     def number(self) -> str:

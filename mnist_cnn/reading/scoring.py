@@ -31,6 +31,15 @@ IN_NUMBER_LENIENCY = 2.0
 is at least ``IN_NUMBER_HEIGHT`` line heights tall: a dash or a dot is not; measured, a pound or
 euro sign still scores below the lowered threshold."""
 IN_NUMBER_HEIGHT = 0.7
+WHOLE_FEATURES = ("whole", "best", "unread", "taken")
+"""What judges a searched picture as a whole: the digit score of all its writing as one mark
+and of its best digit, each less the picture's threshold; the share of its ink that no digit
+read holds (left out, or rejected); how many candidates were taken (as ``log(1 + n)``). A
+letter or a doodle cut into pieces may have a piece that passes, while its whole does not and
+most of its ink is left out; a number's whole does not pass either, but each of its pieces
+does. The detector's fit learns the weights (``DigitDetector.whole``)."""
+MARGIN_RANGE = (-10.0, 10.0)
+"""Score margins beyond this tell nothing more."""
 
 
 def digit_evidence(log_probabilities: torch.Tensor,
@@ -51,9 +60,10 @@ def pair_hopeful(evidence: torch.Tensor, verdicts: torch.Tensor,
     return one_mark & (verdicts[:, TWO] > evidence + verdicts[:, ONE])
 
 
-def halves_pass(half_scores: torch.Tensor, threshold: float) -> torch.Tensor:
+def halves_pass(half_scores: torch.Tensor, threshold: torch.Tensor | float) -> torch.Tensor:
     """Whether both halves of each pair (``half_scores``: ``(2, N)`` digit scores of its left
-    and right halves) pass as digits, as any digit read must: a doodle is not read as a pair."""
+    and right halves) pass as digits (``threshold``: each pair's), as any digit read must: a
+    doodle is not read as a pair."""
     return (half_scores >= threshold).all(0)
 
 
@@ -63,6 +73,20 @@ def digit_threshold(candidate: Candidate, marks_in_line: int, threshold: float) 
     if marks_in_line > 1 and candidate.height >= IN_NUMBER_HEIGHT:
         return threshold - IN_NUMBER_LENIENCY
     return threshold
+
+
+def whole_features(whole: float, best: float, unread: float, taken: int,
+                   threshold: float) -> np.ndarray:
+    """``WHOLE_FEATURES`` of a searched picture, margins clipped to ``MARGIN_RANGE``."""
+    low, high = MARGIN_RANGE
+    return np.array([min(max(whole - threshold, low), high), min(max(best - threshold, low), high),
+                     unread, np.log1p(taken)], np.float32)
+
+
+def reads_as_digits(features: np.ndarray, weights: np.ndarray) -> float:
+    """The log-odds, by the learned ``weights`` (``WHOLE_FEATURES`` then a bias), that a
+    searched picture's marks read as digits are digits: below 0 it is not a digit."""
+    return float(features @ weights[:-1] + weights[-1])
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ def _digits(count: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_outliers_are_framed_marks_and_reproducible():
     digits, labels = _digits(64)
-    characters = hershey()[1]
+    characters = hershey()[1] + hershey()[2]
     first = made.outliers(digits, labels, 64, characters, seed=1)
     assert first.shape == (64, 28, 28) and first.min() >= 0 and first.max() <= 1
     assert (first.amax((1, 2)) > 0.5).float().mean() > 0.95, "hardly a blank one"

@@ -12,7 +12,7 @@ from mnist_cnn.reading.inputs import pair_input
 from conftest import same_weights, synthetic_digits
 
 CPU = torch.device("cpu")
-OTHERS = hershey()[1]
+OTHERS = hershey()[1] + hershey()[2]
 
 
 def test_a_pairs_input_is_its_ink_fitted_in_the_field_and_blank_for_none():
