@@ -39,9 +39,13 @@ def scans() -> tuple[list[Path], list[str]] | None:
 def _scan_form(ink: np.ndarray, form: str, index: int) -> np.ndarray:
     """One dev scan (ink white on black, uint8) as ``form`` comes, dark ink on white: a
     binarized 16x16 scan, the field as it is (``binarized``) or the ink cropped and stretched
-    to fill it (``stretched``, as some scanners' forms do), shown at 16, 32, 48 or 96 px; or
-    an 8x8 reduction in 17 grey levels (``8x8``, as the UCI/scikit-learn digits are), shown
-    at 8, 16, 32 or 64 px."""
+    to fill it (``stretched``, as some scanners' forms do), shown at 16, 32, 48 or 96 px; an
+    8x8 reduction in 17 grey levels (``8x8``, as the UCI/scikit-learn digits are), shown at 8,
+    16, 32 or 64 px; or the scan as it is shown 2 to 5 times larger by repeating its pixels
+    (``nearest``, as many viewers and digit-drawing apps save a small grid)."""
+    if form == "nearest":
+        factor = 2 + index % 4
+        return cv2.resize(255 - ink, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
     if form == "stretched":
         rows, cols = np.flatnonzero(ink.max(1) > 60), np.flatnonzero(ink.max(0) > 60)
         ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
@@ -56,7 +60,7 @@ def _scan_form(ink: np.ndarray, form: str, index: int) -> np.ndarray:
     return cv2.resize(scan, (side, side), interpolation=cv2.INTER_NEAREST)
 
 
-SCAN_FORMS = ("binarized", "stretched", "8x8")
+SCAN_FORMS = ("binarized", "stretched", "8x8", "nearest")
 
 
 def scan_forms(form: str) -> tuple[list[np.ndarray], list[str], list[str]] | None:

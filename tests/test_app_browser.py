@@ -44,6 +44,7 @@ def arc(x: float, y: float, radius: float, start: float, stop: float, steps: int
 
 
 SEVEN = [[(0.15, 0.3), (0.45, 0.3), (0.28, 0.75)]]
+LETTER_K = [[(0.35, 0.25), (0.35, 0.75)], [(0.65, 0.25), (0.36, 0.52), (0.66, 0.76)]]
 ONE_AT_RIGHT = [[(0.72, 0.28), (0.72, 0.75)]]
 THREE = [arc(0.5, 0.36, 0.13, 210, 450) + arc(0.5, 0.62, 0.15, 270, 500)]
 
@@ -161,6 +162,18 @@ def test_drawing_with_the_mouse_is_read_as_it_is_drawn(page):
         picture = page.screenshot(full_page=False, clip={"x": 0, "y": 0, "width": 1200,
                                                          "height": 560})
         Path(screenshot).write_bytes(picture)
+
+
+def test_a_letter_drawn_with_the_mouse_is_not_a_digit(page):
+    expect(tool_button(page, "Brush")).to_contain_class("highlight", timeout=READ_S * 1000)
+    draw(page, LETTER_K)
+    result = page.locator("#mnist-result .mnist-result")
+    expect(result).to_have_attribute("data-state", "not-digit", timeout=READ_S * 1000)
+    expect(result).to_have_attribute("data-number", "")
+    tool_button(page, "Clear canvas").click()
+    shows_idle(page)
+    draw(page, SEVEN)
+    shows(page, "7")
 
 
 def test_an_uploaded_photo_is_read(page):

@@ -113,13 +113,76 @@ def _composite(image: np.ndarray, rng: np.random.Generator, pen: int) -> None:
             cv2.circle(image, tuple(int(v) for v in eye), max(1, pen - 1), 255, -1)
 
 
+def _sketch(image: np.ndarray, rng: np.random.Generator, pen: int) -> None:
+    """A sketch of a thing, as people doodle one: an animal (a body, a head beside it, legs,
+    a tail), a vehicle (a body on two wheels), a cube, a heart, a star or an arch."""
+    kind = int(rng.integers(0, 6))
+    line = cv2.LINE_AA
+    if kind == 0:  # an animal
+        body = (int(rng.uniform(22, 32)), int(rng.uniform(26, 34)))
+        axes = (int(rng.uniform(9, 15)), int(rng.uniform(5, 9)))
+        cv2.ellipse(image, body, axes, 0, 0, 360, 255, pen, line)
+        side = rng.choice([-1, 1])
+        head = (body[0] + side * (axes[0] + 4), body[1] - axes[1] - 2)
+        cv2.circle(image, head, int(rng.uniform(3, 6)), 255, pen, line)
+        for leg in np.linspace(-0.7, 0.7, int(rng.integers(2, 5))):
+            x = int(body[0] + leg * axes[0])
+            cv2.line(image, (x, body[1] + axes[1] - 1), (x, body[1] + axes[1] + 8), 255, pen)
+        tail = (body[0] - side * axes[0], body[1])
+        cv2.line(image, tail, (tail[0] - side * 7, tail[1] - 6), 255, pen, line)
+    elif kind == 1:  # a vehicle
+        left, top = int(rng.uniform(8, 14)), int(rng.uniform(16, 26))
+        right, bottom = int(rng.uniform(40, 48)), top + int(rng.uniform(8, 14))
+        cv2.rectangle(image, (left, top), (right, bottom), 255, pen)
+        for x in (left + 6, right - 6):
+            cv2.circle(image, (x, bottom + 4), int(rng.uniform(3, 6)), 255, pen, line)
+        if rng.random() < 0.5:
+            cv2.line(image, (left + 8, top), (left + 14, top - 8), 255, pen, line)
+            cv2.line(image, (left + 14, top - 8), (right - 10, top - 8), 255, pen, line)
+    elif kind == 2:  # a cube
+        size, shift = int(rng.uniform(14, 22)), int(rng.uniform(5, 9))
+        corner = np.array([int(rng.uniform(10, 18)), int(rng.uniform(16, 24))])
+        front = [corner + np.array(offset) for offset in ((0, 0), (size, 0), (size, size),
+                                                          (0, size))]
+        back = [point + np.array((shift, -shift)) for point in front]
+        for square in (front, back):
+            cv2.polylines(image, [np.array(square, np.int32)], True, 255, pen, line)
+        for a, b in zip(front, back, strict=True):
+            cv2.line(image, tuple(int(v) for v in a), tuple(int(v) for v in b), 255, pen, line)
+    elif kind == 3:  # a heart
+        centre, radius = 28, rng.uniform(7, 11)
+        angles = np.linspace(0, 2 * np.pi, 60)
+        x = 16 * np.sin(angles) ** 3
+        y = -(13 * np.cos(angles) - 5 * np.cos(2 * angles) - 2 * np.cos(3 * angles)
+              - np.cos(4 * angles))
+        points = np.stack([centre + x * radius / 16, centre + y * radius / 16], axis=1)
+        cv2.polylines(image, [points.astype(np.int32)], True, 255, pen, line)
+    elif kind == 4:  # a star
+        points = int(rng.integers(5, 7))
+        angles = rng.uniform(0, np.pi) + np.arange(2 * points) * np.pi / points
+        radii = np.where(np.arange(2 * points) % 2, rng.uniform(6, 10), rng.uniform(16, 22))
+        star = 28 + np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
+        cv2.polylines(image, [star.astype(np.int32)], True, 255, pen, line)
+    else:  # an arch on its pillars
+        left, right = int(rng.uniform(10, 18)), int(rng.uniform(38, 46))
+        top, bottom = int(rng.uniform(14, 22)), int(rng.uniform(40, 48))
+        middle, half = (left + right) // 2, (right - left) // 2
+        cv2.ellipse(image, (middle, top + half), (half, half), 0, 180, 360, 255, pen, line)
+        for x in (left, right):
+            cv2.line(image, (x, top + half), (x, bottom), 255, pen, line)
+        cv2.line(image, (left - 4, bottom), (right + 4, bottom), 255, pen, line)
+
+
 def _strokes(count: int, rng: np.random.Generator) -> torch.Tensor:
     """Pen strokes that are no digit: scribbles, zigzags, shapes, crosses and stars, and
-    doodles of several shapes."""
+    doodles of several shapes and sketches of things."""
     images = np.zeros((count, CANVAS, CANVAS), dtype=np.uint8)
     for image in images:
         pen = int(rng.integers(2, 6))
-        kind = int(rng.integers(0, 8))
+        kind = int(rng.integers(0, 10))
+        if kind >= 8:
+            _sketch(image, rng, pen)
+            continue
         if kind >= 6:
             _composite(image, rng, pen)
             continue
