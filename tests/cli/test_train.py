@@ -215,5 +215,7 @@ def test_fit_detector_saves_a_sidecar_the_recognizer_takes(tiny_mnist, tmp_path,
     assert registry.DETECTOR.path(checkpoint).is_file() and not checkpoint.exists()
     shutil.copyfile(registry.MODEL.shipped, checkpoint)
     reader = Recognizer.load(checkpoint, device="cpu")
-    fitted = torch.load(registry.DETECTOR.path(checkpoint), weights_only=True)["threshold"]
-    assert reader.reject_threshold == float(fitted)
+    fitted = torch.load(registry.DETECTOR.path(checkpoint), weights_only=True)["thresholds"]
+    assert reader.thresholds() == fitted.tolist()
+    shipped = registry.load(registry.DETECTOR, registry.MODEL.shipped, torch.device("cpu"))
+    assert not torch.equal(fitted, shipped.thresholds)

@@ -125,15 +125,18 @@ def test_a_detector_fitted_here_rejects_drawn_letters_and_keeps_drawn_digits(rea
 
 
 @pytest.mark.slow
-def test_the_shipped_threshold_keeps_digits_handed_over_every_way(mnist_test):
-    """Calibrated on training digits handed over as users hand them (those the recognizer
-    still reads as themselves, each way on its own), the shipped threshold keeps MNIST test
-    digits handed over the same ways, read by the recognizer with rejection on: binarized
-    scans stretched to fill their field among them."""
+def test_the_shipped_thresholds_keep_digits_handed_over_every_way(mnist_test):
+    """Calibrated on training digits handed over as users hand them, each form on its own
+    (0.5 % of them rejected) and judged as a whole, the shipped thresholds keep MNIST test
+    digits handed over the same ways, read by the recognizer with rejection on: each form that
+    holds a hundred of them loses at most 2.5 % (1.4 % at most here), all of them together
+    1.5 % (1.1 %)."""
     recognizer = Recognizer.from_checkpoint(registry.MODEL.shipped, CPU)
-    pictures = handed_over_pictures(mnist_test[0][:1600], np.random.default_rng(11))
-    results = list(recognizer.read_many(pictures))
-    for kind, name in enumerate(KINDS):
-        mine = [result for index, result in enumerate(results) if index % len(KINDS) == kind]
-        kept = np.mean([bool(result.digits) for result in mine])
-        assert kept > 0.98, name
+    pictures = handed_over_pictures(mnist_test[0][:2000], np.random.default_rng(11))
+    results = [result for result in recognizer.read_many(pictures) if result.form is not None]
+    lost = {form: [not result.digits for result in results if result.form == form]
+            for form in FORMS}
+    assert np.mean([not result.digits for result in results]) <= 0.015
+    for form, mine in lost.items():
+        if len(mine) >= 100:
+            assert np.mean(mine) <= 0.025, form

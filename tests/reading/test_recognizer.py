@@ -10,6 +10,7 @@ from pictures import as_image, draw_one, on_paper, write
 from PIL import Image, ImageDraw
 
 from mnist_cnn.networks import registry
+from mnist_cnn.networks.detector import FORMS
 from mnist_cnn.reading.ink import dark_by_shape
 from mnist_cnn.reading.pipeline import Options
 from mnist_cnn.reading.recognizer import Recognizer
@@ -101,9 +102,12 @@ def test_uploads_are_read_with_one_line_errors(checkpoint):
 def test_a_checkpoint_without_a_detector_sidecar_takes_the_shipped_detector(checkpoint):
     recognizer = Recognizer.from_checkpoint(checkpoint, CPU)
     shipped = registry.load(registry.DETECTOR, registry.MODEL.shipped, CPU)
-    shipped_threshold = float(shipped.threshold)
     assert recognizer.detector is not None and not recognizer.notes
-    assert recognizer.reject_threshold == shipped_threshold
+    assert recognizer.reject_threshold is None
+    assert recognizer.thresholds() == shipped.thresholds.tolist()
+    recognizer.reject_threshold = -1.5
+    assert recognizer.thresholds() == [-1.5] * len(FORMS)
+    recognizer.reject_threshold = None
     result = recognizer.read_image(draw_one(), "one")
     assert all(mark.score is not None for mark in [*result.digits, *result.rejected])
     unchecked = Recognizer.from_checkpoint(checkpoint, CPU, reject=False)
