@@ -1,5 +1,5 @@
 """Lines of handwriting composed from MNIST training digits, with every pixel's owner known:
-what the segment verifier is fitted on (``mnist_cnn.verifier``).
+what the segment verifier is fitted on (``fitting.verifier``).
 
 A line is 1 to 6 digits of one writer's size, each a little larger or smaller and higher or
 lower, placed from overlapping to widely spaced; some strokes broken by a faint pen, some digits

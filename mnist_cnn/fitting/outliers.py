@@ -1,13 +1,14 @@
 """Marks that are not digits, made on the fly for fitting the not-a-digit detector.
 
 What users hand over that is no digit: characters of other alphabets and scripts, drawn from
-real stroke data with a pen (``mnist_cnn.strokes``) or set in the fonts matplotlib ships,
+real stroke data with a pen (``strokes``) or set in the fonts matplotlib ships,
 slanted and thickened like handwriting, scribbles, shapes and doodles, digits mirrored or
 turned on their side, two digits written over one another, and the pieces and pairs that a
 wrong cut through a number makes. Each is normalized like a digit
 (``inputs.normalize_batch``); the detector's fit hands a share of them over the way users'
 pictures come (``handed``), so that a scan's blockiness or a blur says nothing about being a
-digit.
+digit. ``pictures`` puts such marks on paper as whole pictures, to fit the judgement of a
+picture as a whole.
 """
 
 import functools

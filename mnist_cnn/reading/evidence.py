@@ -62,6 +62,7 @@ class Networks:
         self.detector = None if detector is None else for_inference(detector).to(device)
         self._search = search
         self._searchers: tuple[nn.Module, nn.Module] | None = None
+        self._reading_copies: tuple[nn.Module, nn.Module] | None = None
 
     def searchers(self) -> tuple[nn.Module, nn.Module] | None:
         """The verifier and the pair reader as loaded (not their reading copies), loading

@@ -131,7 +131,7 @@ class Recognizer:
             parts = (verifier.to(device).eval(), pair_reader.to(device).eval())
             search_parts = lambda: parts  # noqa: E731
         self.networks = Networks(self.model, device, self.detector, search_parts)
-        self._whole = None if detector is None else self.detector.whole.numpy()
+        self._whole = None if detector is None else self.detector.whole.cpu().numpy()
         self.reject_threshold = reject_threshold
         self.notes: list[str] = []
         """One-line remarks about the settings in force, for the user."""
