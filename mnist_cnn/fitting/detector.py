@@ -37,7 +37,7 @@ FIT_DIGITS = 24_000
 """Training digits the detector is fitted on, with as many outliers."""
 FIT_EPOCHS = 10
 HELD_OUT = 32_000
-"""Further training digits, handed over (four thousand each way), that set the thresholds: a
+"""Further training digits, handed over (3,200 each way), that set the thresholds: a
 quantile that far out needs many (from two thousand, it moved by a log-odds or more between
 samples)."""
 HANDED_OUTLIERS = 1 / 3
@@ -56,7 +56,8 @@ def fit_detector(digits: torch.Tensor, labels: torch.Tensor, device: torch.devic
     with their ``labels``) against as many outliers (``outliers.outliers``), every batch
     warped and re-penned like the ConvNet's (``loop.augment``), then ``calibrate`` it for
     ``reader`` (the ConvNet it serves, with the segment verifier and pair reader
-    ``searchers``) on further digits. The digits: two fifths clean, two fifths handed over
+    ``searchers``) on further digits, and fit its judgement of a picture as a whole
+    (``fit_whole``) on pictures of those digits. The digits: two fifths clean, two fifths handed over
     as users hand them over, a tenth re-stroked with a clean pen, and a tenth the digits of
     ``characters`` drawn with a pen (``characters``: the digits, letters and other characters
     of real stroke data; default ``strokes.characters()``, KanjiVG and the Hershey fonts).
