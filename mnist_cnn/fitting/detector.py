@@ -57,11 +57,11 @@ def fit_detector(digits: torch.Tensor, labels: torch.Tensor, device: torch.devic
     warped and re-penned like the ConvNet's (``loop.augment``), then ``calibrate`` it for
     ``reader`` (the ConvNet it serves, with the segment verifier and pair reader
     ``searchers``) on further digits, and fit its judgement of a picture as a whole
-    (``fit_whole``) on pictures of those digits. The digits: two fifths clean, two fifths handed over
-    as users hand them over, a tenth re-stroked with a clean pen, and a tenth the digits of
-    ``characters`` drawn with a pen (``characters``: the digits, letters and other characters
-    of real stroke data; default ``strokes.characters()``, KanjiVG and the Hershey fonts).
-    Reproducible for a seed on the CPU."""
+    (``fit_whole``) on pictures of those digits. The digits: two fifths clean, two fifths
+    handed over as users hand them over, a tenth re-stroked with a clean pen, and a tenth the
+    digits of ``characters`` drawn with a pen (``characters``: the digits, letters and other
+    characters of real stroke data; default ``strokes.characters()``, KanjiVG and the Hershey
+    fonts). Reproducible for a seed on the CPU."""
     digit_glyphs, letter_glyphs, other_glyphs = characters or stroke_characters()
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
