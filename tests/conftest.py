@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pictures import draw_one
 
 from mnist_cnn.fitting.data import IMAGE_MAGIC, LABEL_MAGIC, SPLIT_FILES, raw_folder
 from mnist_cnn.networks.convnet import ConvNet
@@ -64,6 +65,17 @@ def make_mnist_dir(root: Path, train: int = 300, test: int = 100) -> Path:
 def tiny_mnist(tmp_path: Path) -> Path:
     """A ``--data-dir`` holding small generated IDX files in torchvision's layout."""
     return make_mnist_dir(tmp_path / "data")
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    """A folder of three drawn pictures and a file that is no image."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for index in range(3):
+        draw_one().save(folder / f"d{index}.png")
+    (folder / "notes.txt").write_text("not an image")
+    return folder
 
 
 @pytest.fixture

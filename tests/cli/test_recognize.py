@@ -24,16 +24,6 @@ def folder(tmp_path):
     return path
 
 
-@pytest.fixture
-def images(tmp_path):
-    folder = tmp_path / "imgs"
-    folder.mkdir()
-    for index in range(3):
-        draw_one().save(folder / f"d{index}.png")
-    (folder / "notes.txt").write_text("not an image")
-    return folder
-
-
 def test_expand_files_folders_and_globs(images):
     assert [p.name for p in expand_inputs([str(images)])] == ["d0.png", "d1.png", "d2.png"]
     assert [p.name for p in expand_inputs([str(images / "d*.png")])] == [

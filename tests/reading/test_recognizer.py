@@ -21,16 +21,6 @@ FIELDS = {"path", "digit", "confidence", "top_k", "uncertain", "blank", "error",
           "digits", "not_digit", "rejected"}
 
 
-@pytest.fixture
-def images(tmp_path):
-    folder = tmp_path / "imgs"
-    folder.mkdir()
-    for index in range(3):
-        draw_one().save(folder / f"d{index}.png")
-    (folder / "notes.txt").write_text("not an image")
-    return folder
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_bad_files_do_not_stop_the_others(images, checkpoint, workers, monkeypatch):
     monkeypatch.setattr("mnist_cnn.reading.pipeline.PARALLEL_FROM", 2)
