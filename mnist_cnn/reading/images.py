@@ -125,16 +125,21 @@ def native_factor(array: np.ndarray) -> int:
     return math.gcd(*array.shape, *rows.tolist(), *cols.tolist())
 
 
+def _at_native(array: np.ndarray) -> np.ndarray:
+    """``array`` at its native resolution when it is an exact enlargement (``native_factor``;
+    pictures over ``NATIVE_UP_TO`` pixels are not looked at): it holds no more than that, and
+    reads as such (a blocky 48x48 scan as the 16x16 it was)."""
+    factor = native_factor(array) if array.size <= NATIVE_UP_TO else 1
+    return array if factor < 2 else array[::factor, ::factor]
+
+
 def _native(gray: Image.Image) -> Image.Image:
-    """``gray`` at its native resolution when it is an exact enlargement: it holds no more
-    than that, and reads as such (a blocky 48x48 scan as the 16x16 it was)."""
-    if gray.width * gray.height > NATIVE_UP_TO:
-        return gray
+    """``_at_native`` for a picture to be reduced with Pillow."""
     array = np.asarray(gray)
-    factor = native_factor(array)
-    if factor < 2:
+    native = _at_native(array)
+    if native is array:
         return gray
-    return Image.fromarray(np.ascontiguousarray(array[::factor, ::factor]), mode=gray.mode)
+    return Image.fromarray(np.ascontiguousarray(native), mode=gray.mode)
 
 
 def _turned(image: Image.Image) -> bool:
@@ -165,10 +170,7 @@ def to_gray(image: Image.Image, name: str) -> tuple[np.ndarray, float]:
     gray = _grayscale(upright)
     exact = image.format not in LOSSY
     if reduction_factor(*gray.size) == 1:  # the picture is the working picture
-        array = np.asarray(gray)
-        factor = native_factor(array) if exact and array.size <= NATIVE_UP_TO else 1
-        if factor > 1:
-            array = array[::factor, ::factor]
+        array = _at_native(np.asarray(gray)) if exact else np.asarray(gray)
     else:
         array = np.asarray(_reduce(_native(gray) if exact else gray))
     working = array.astype(np.float32)
