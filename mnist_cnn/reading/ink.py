@@ -35,6 +35,8 @@ printed pattern (a cheque's) or paper texture, and only ink nearer the strokes' 
 WEAK = 0.7
 """... this share of Otsu's split between the faint marks and the strokes. Otherwise all ink
 that stands out counts, when it touches a stroke (hysteresis)."""
+BORDER = 0.04
+"""A picture's border, where the paper should be, is this share of its shorter side wide."""
 CLEAR_BORDER = 0.3
 """Otsu's brighter class covering this much more (or less) than half the border settles the
 polarity at once."""
@@ -111,11 +113,16 @@ def otsu_threshold(values: np.ndarray) -> float:
     return low + (level + 0.5) * (high - low) / 255.0
 
 
+def _border_width(shape: tuple[int, ...]) -> int:
+    """How wide a picture's border is: ``BORDER`` of its shorter side."""
+    return max(1, round(BORDER * min(shape)))
+
+
 @functools.lru_cache(maxsize=64)
 def _border(shape: tuple[int, int]) -> np.ndarray:
-    """The picture's border, 4 % of its shorter side wide (read-only: shared by every picture
-    of this shape)."""
-    width = max(1, round(0.04 * min(shape)))
+    """The picture's border (``_border_width``; read-only: shared by every picture of this
+    shape)."""
+    width = _border_width(shape)
     mask = np.ones(shape, dtype=bool)
     mask[width:-width, width:-width] = False
     mask.flags.writeable = False
@@ -155,14 +162,14 @@ def _dark_on_light(gray: np.ndarray,
 def _border_share(gray: np.ndarray) -> tuple[float, np.ndarray]:
     """How much of the border Otsu's brighter class covers, and that class."""
     bright = gray > otsu_threshold(gray)
-    return float(bright[_border(bright.shape)].mean()), bright
+    return float(_border_shares(bright[None])[0]), bright
 
 
 def _border_shares(bright: np.ndarray) -> np.ndarray:
     """The share of each picture's border (``_border``) that ``bright`` covers: all it covers
     less what it covers inside."""
     rows, cols = bright.shape[1:]
-    width = max(1, round(0.04 * min(rows, cols)))
+    width = _border_width((rows, cols))
     inside = bright[:, width:rows - width, width:cols - width].sum((1, 2))
     border = rows * cols - max(0, rows - 2 * width) * max(0, cols - 2 * width)
     return (bright.sum((1, 2)) - inside) / border
@@ -263,19 +270,19 @@ def paper_levels(stack: np.ndarray, pens: np.ndarray) -> np.ndarray:
     sizes = np.array([_odd(min(max(PEN_SPAN * pen, 5), max(5, min(stack.shape[1:]) / 2)))
                       for pen in pens])
     levels = (np.clip(stack, 0.0, 1.0) * 65535).astype(np.uint16)  # OpenCV is faster on ints
+
+    def opened(part: np.ndarray, size: int) -> np.ndarray:
+        square = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+        return _filtered(part, lambda picture: cv2.morphologyEx(
+            picture, cv2.MORPH_OPEN, square, borderType=cv2.BORDER_REPLICATE))
+
     kinds = np.unique(sizes)
-    opened = levels if len(kinds) == 1 else np.empty_like(levels)
+    if len(kinds) == 1:  # the usual case: no copies of the stack in and out
+        return opened(levels, int(kinds[0])).astype(np.float32) / 65535
+    out = np.empty_like(levels)
     for size in kinds:
-        square = cv2.getStructuringElement(cv2.MORPH_RECT, (int(size), int(size)))
-        chosen = sizes == size
-        mine = _filtered(levels if len(kinds) == 1 else levels[chosen],
-                         lambda part, square=square: cv2.morphologyEx(
-                             part, cv2.MORPH_OPEN, square, borderType=cv2.BORDER_REPLICATE))
-        if len(kinds) == 1:
-            opened = mine
-        else:
-            opened[chosen] = mine
-    return opened.astype(np.float32) / 65535
+        out[sizes == size] = opened(levels[sizes == size], int(size))
+    return out.astype(np.float32) / 65535
 
 
 def quantiles(values: np.ndarray, levels: list[float]) -> np.ndarray:
