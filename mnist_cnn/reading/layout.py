@@ -126,15 +126,16 @@ class Layout:
     lines: list["Line"] = field(default_factory=list)
 
 
-def _free_writing_height(mask: np.ndarray, lines: np.ndarray, spans: np.ndarray) -> int:
+def _free_writing_height(labelled: tuple[np.ndarray, np.ndarray], mask: np.ndarray,
+                         lines: np.ndarray, spans: np.ndarray) -> int:
     """How tall the writing is that stands in its own right once straight ``lines`` are taken
-    out (``spans``: each line pixel's line length).
+    out of ``mask`` (``labelled``: its marks; ``spans``: each line pixel's line length).
 
     What is left of a mark that held a line counts, with the whole mark's height, only if it is
     tall beside that line (the loop of a 9 beside its stem); a 1's flag, or a digit's stub where
     it crossed a rule, does not.
     """
-    marks, mark_stats = label_marks(mask)
+    marks, mark_stats = labelled
     longest = np.zeros(len(mark_stats), dtype=np.int64)
     np.maximum.at(longest, marks[lines], spans[lines])
     rest, rest_stats = label_marks(mask & ~lines)
@@ -261,10 +262,11 @@ def remove_rules(ink: Ink) -> np.ndarray:
     spans = np.zeros(mask.shape, dtype=np.int64)
     for labels, line_spans, _ in found:
         np.maximum(spans, line_spans[labels] * (labels > 0), out=spans)
-    free = _free_writing_height(mask, lines, spans)
+    free = _free_writing_height(ink.labelled(), mask, lines, spans)
     for axis, (labels, line_spans, thicknesses) in zip((1, 0), found, strict=True):
         rules = np.zeros(len(line_spans), dtype=bool)
-        writing_marks = label_marks(mask) if axis == 1 and labels.any() else None
+        # Horizontal rules are judged first, on the ink's own marks: nothing is erased yet.
+        writing_marks = ink.labelled() if axis == 1 and labels.any() else None
         for label in np.unique(labels[labels > 0]):
             line = labels == label
             writing = _attached_height(writing_marks, line) if axis == 1 else free
@@ -651,7 +653,9 @@ def find_candidates(ink: Ink, short_path: bool = True) -> Layout:
     single = _one_digit(ink, labelled) if short_path else None
     if single is not None:
         return single
-    mask = remove_rules(replace(ink, mask=remove_frames(ink.mask, ink.stroke, labelled)))
+    framed = remove_frames(ink.mask, ink.stroke, labelled)
+    mask = remove_rules(ink if framed is ink.mask
+                        else replace(ink, mask=framed, labels=None, stats=None))
     pen = ink.stroke
     if mask is not ink.mask:
         labelled, pen = label_marks(mask), stroke_width(mask)
