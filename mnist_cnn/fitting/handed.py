@@ -19,9 +19,12 @@ KINDS = ("scan", "stretched", "8x8", "thick", "thin", "blur", "jpeg", "tiny", "c
          "photo")
 
 
-def _crop(digit: np.ndarray) -> np.ndarray:
-    rows, cols = np.flatnonzero(digit.max(1) > 0.05), np.flatnonzero(digit.max(0) > 0.05)
-    return digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+def crop_to_ink(image: np.ndarray) -> np.ndarray:
+    """A digit or mark (float, white on black) cropped to its ink (itself when it has none)."""
+    rows, cols = np.flatnonzero(image.max(1) > 0.05), np.flatnonzero(image.max(0) > 0.05)
+    if not len(rows):
+        return image
+    return image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
 
 
 def _resize(image: np.ndarray, width: int, height: int, nearest: bool = False) -> np.ndarray:
@@ -38,7 +41,7 @@ def _scan(digit: np.ndarray, rng: np.random.Generator, stretched: bool) -> np.nd
     """A 16x16 scan, binarized or grey, shown 1 to 6 times larger: the digit fills the field
     (``stretched`` to it, as some scanners' forms do, or fitted in it), written with MNIST's
     pen or, in a third of them, a bolder one, as forms are often filled in."""
-    crop = _crop(digit)
+    crop = crop_to_ink(digit)
     if rng.random() < 1 / 3:
         crop = cv2.dilate(np.pad(crop, 1), np.ones((3, 3), np.uint8))
     if stretched:
@@ -75,7 +78,7 @@ def _pen(digit: np.ndarray, rng: np.random.Generator, thicker: bool) -> np.ndarr
 def _canvas(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The digit drawn again on a canvas, as drawing apps save it: its shape enlarged to 40 to
     200 px tall and cut clean, a pen of its own width, smooth edges, a margin around."""
-    crop = _crop(digit)
+    crop = crop_to_ink(digit)
     height = int(rng.integers(40, 201))
     big = cv2.resize(crop, (max(1, round(crop.shape[1] * height / crop.shape[0])), height),
                      interpolation=cv2.INTER_CUBIC)
@@ -130,7 +133,7 @@ def handed_over(digit: np.ndarray, kind: str, rng: np.random.Generator) -> np.nd
     elif kind == "photo":
         return _photo(digit, rng)
     else:
-        picture = _scaled(_crop(digit), float(rng.uniform(10, 17)) / 20)
+        picture = _scaled(crop_to_ink(digit), float(rng.uniform(10, 17)) / 20)
     return (1.0 - np.clip(picture / max(float(picture.max()), 1e-6), 0, 1)).astype(np.float32)
 
 

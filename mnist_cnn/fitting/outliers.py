@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mnist_cnn.fitting.handed import crop_to_ink
 from mnist_cnn.fitting.strokes import CANVAS, Glyph, drawn
 from mnist_cnn.reading.inputs import normalize_batch
 
@@ -395,7 +396,7 @@ def pictures(count: int, letters: list[Glyph], others: list[Glyph],
             made = _strokes(1, rng) if rng.random() < 0.5 else _scribbles(1, rng)
             marks = made
         size = round(CANVAS * rng.uniform(1.0, 3.0))
-        inks = [cv2.resize(_cropped(mark.numpy()), None, fx=size / CANVAS, fy=size / CANVAS,
+        inks = [cv2.resize(crop_to_ink(mark.numpy()), None, fx=size / CANVAS, fy=size / CANVAS,
                            interpolation=cv2.INTER_LINEAR) for mark in marks]
         gap = round(size * rng.uniform(0.05, 0.4))
         height = max(ink.shape[0] for ink in inks)
@@ -414,11 +415,3 @@ def pictures(count: int, letters: list[Glyph], others: list[Glyph],
         gray += rng.normal(0, rng.uniform(0, 0.02), gray.shape)
         out.append(np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8))
     return out
-
-
-def _cropped(mark: np.ndarray) -> np.ndarray:
-    """A mark (white on black) cropped to its ink."""
-    rows, cols = np.flatnonzero(mark.max(1) > 0.05), np.flatnonzero(mark.max(0) > 0.05)
-    if not len(rows):
-        return mark
-    return mark[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
