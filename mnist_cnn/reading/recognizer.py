@@ -310,13 +310,12 @@ class Recognizer:
         layout, inputs, scores = prepared.layout, prepared.inputs, judged.digit_scores
         keep = prepared.preview is not None
         probabilities = judged.log_probabilities.exp()
-        unread = 0.0
-        for index in left_out(layout, lines) if scores is not None else []:
+        unread = left_out(layout, lines) if scores is not None else []
+        for index in unread:
             box = tuple(round(value / prepared.scale) for value in layout.candidates[index].box)
             result.rejected.append(RejectedMark(box, int(probabilities[index].argmax()),
                                                 float(scores[index]),
                                                 inputs.digits[index] if keep else None))
-            unread += 0.0 if inputs.masses is None else float(inputs.masses[index])
         best, taken = -math.inf, 0
         for line in lines:
             digits = []
@@ -341,7 +340,7 @@ class Recognizer:
                     result.rejected.append(RejectedMark((x, y, width, height),
                                                         int(probabilities[index].argmax()),
                                                         score, pixels))
-                    unread += 0.0 if inputs.masses is None else float(inputs.masses[index])
+                    unread.append(index)
                     continue
                 best = max(best, -math.inf if score is None else score)
                 digits.append(self._reading(probabilities[index], (x, y, width, height), score,
@@ -352,8 +351,8 @@ class Recognizer:
         if judged.whole is not None and threshold is not None and inputs.masses is not None:
             total = float(inputs.masses[[i for i, c in enumerate(layout.candidates)
                                          if c.stop == c.start + 1]].sum())
-            result.whole = whole_features(judged.whole, best, unread / max(total, 1e-6), taken,
-                                          threshold)
+            share = sum(float(inputs.masses[index]) for index in unread) / max(total, 1e-6)
+            result.whole = whole_features(judged.whole, best, share, taken, threshold)
             if result.digits and reads_as_digits(result.whole, self._whole) < 0:
                 self._judge_whole(result)
         result.blank = not result.digits and not result.rejected
