@@ -1,5 +1,5 @@
 """Shared fixtures: tiny generated MNIST-format data, an untrained checkpoint, the real MNIST,
-weights trained on it, and an ``mnist-draw`` server."""
+weights trained on it, the real UNIPEN archive unpacked, and an ``mnist-draw`` server."""
 
 import re
 import select
@@ -7,6 +7,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from mnist_cnn.networks.convnet import ConvNet
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_MNIST = REPO.parent / "shared" / "MNIST_data"
+UNIPEN_ARCHIVE = REPO.parent / "shared" / "unipen" / "train_r01_v07-1a-1d.tar.xz"
 
 
 def write_idx_images(path: Path, images: np.ndarray, magic: int = IMAGE_MAGIC) -> None:
@@ -92,6 +94,17 @@ def real_mnist() -> Path:
     if not (raw_folder(REAL_MNIST) / SPLIT_FILES["train"][0]).is_file():
         pytest.skip(f"real MNIST not found at {REAL_MNIST} (needs the shared data folder)")
     return REAL_MNIST
+
+
+@pytest.fixture(scope="session")
+def real_unipen(tmp_path_factory) -> Path:
+    """The UNIPEN archive beside the repository, unpacked once per session."""
+    if not UNIPEN_ARCHIVE.is_file():
+        pytest.skip(f"UNIPEN archive not found at {UNIPEN_ARCHIVE} (needs the shared data folder)")
+    into = tmp_path_factory.mktemp("unipen")
+    with tarfile.open(UNIPEN_ARCHIVE) as tar:
+        tar.extractall(into, filter="data")
+    return next(path.parent.parent for path in into.glob("*/data/1a"))
 
 
 def cli(*args: str) -> list[str]:
