@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder holding MNIST/raw/ (default ./MNIST_data)")
     parser.add_argument("--no-download", action="store_true",
                         help="fail instead of downloading MNIST when it is missing")
+    parser.add_argument("--unipen", type=Path, metavar="FOLDER",
+                        help="a UNIPEN folder (data/ and include/, as the Zenodo record "
+                             "unpacks): its fit writers' real digits, labels checked, join "
+                             "MNIST's training images (see README)")
     parser.add_argument("--checkpoint", type=Path, default=Path("model.ckpt"),
                         help="where to write the weights (default ./model.ckpt)")
     parser.add_argument("--eval-only", action="store_true",
@@ -158,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
     train(epochs=args.epochs, hard_share=args.hard_share, batch_size=args.batch_size,
           lr=args.lr, seed=args.seed, precision=args.precision, augment=args.augment,
           log_interval=args.log_interval, data_dir=args.data_dir,
-          download=not args.no_download, checkpoint=args.checkpoint, device=args.device,
+          download=not args.no_download, unipen=args.unipen, checkpoint=args.checkpoint,
+          device=args.device,
           report=not args.no_report, report_dir=args.report_dir)
     return 0
 

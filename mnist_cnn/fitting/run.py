@@ -27,11 +27,14 @@ from mnist_cnn.fitting.convnet import (
     fit_convnet,
     resolve_precision,
 )
-from mnist_cnn.fitting.data import Mnist, load_mnist
+from mnist_cnn.fitting.data import Mnist, Split, load_mnist
+from mnist_cnn.fitting.handwriting import real_digits
 from mnist_cnn.fitting.report import report_dir_for, write_report
 from mnist_cnn.networks import registry
 from mnist_cnn.networks.convnet import ConvNet
 from mnist_cnn.networks.store import atomic_write, ensure_writable_dir
+from mnist_cnn.reading.pipeline import Options
+from mnist_cnn.reading.recognizer import Recognizer
 
 DEFAULTS = TrainConfig()
 PRECISION_NAMES = {"bf16": "bfloat16 autocast", "fp32": "float32"}
@@ -123,6 +126,21 @@ def arguments(values: dict[str, Any]) -> dict[str, Any]:
             for name, value in values.items()}
 
 
+def with_real_digits(data: Mnist, unipen: Path, seed: int, log: Callable[..., None]) -> Mnist:
+    """MNIST with the real digits of UNIPEN's fit side added to its training images, read by
+    the shipped ConvNet's recognizer where a picture's polarity is in doubt."""
+    started = time.perf_counter()
+    cpu = torch.device("cpu")
+    reader = Recognizer(registry.load(registry.MODEL, registry.MODEL.shipped, cpu), cpu,
+                        options=Options(one_digit=True))
+    real = real_digits(unipen, reader, seed)
+    log(f"Added {len(real)} real digits from UNIPEN's fit writers in {unipen} "
+        f"({time.perf_counter() - started:.0f}s)", flush=True)
+    train = Split(torch.cat([data.train.images, real.images]),
+                  torch.cat([data.train.labels, real.labels]))
+    return Mnist(train, data.test)
+
+
 def _check_config(config: TrainConfig) -> None:
     """The ranges ``mnist-train``'s flags enforce, for callers from Python (``UsageError``)."""
     whole = {"epochs": config.epochs, "batch_size": config.batch_size,
@@ -158,18 +176,21 @@ def train(*, epochs: int = DEFAULTS.epochs, hard_share: float = DEFAULTS.hard_sh
           seed: int = DEFAULTS.seed, precision: str = DEFAULTS.precision,
           augment: bool = DEFAULTS.augment, log_interval: int = DEFAULTS.log_interval,
           data_dir: Path | str = "MNIST_data", download: bool = True,
-          checkpoint: Path | str = "model.ckpt", device: str | torch.device = "auto",
+          unipen: Path | str | None = None, checkpoint: Path | str = "model.ckpt",
+          device: str | torch.device = "auto",
           report: bool = True, report_dir: Path | str | None = None,
           verbose: bool = True) -> TrainingRun:
     """Train as ``mnist-train`` does, with its defaults (the keywords are its flags;
     ``download=False``: ``--no-download``, ``report=False``: ``--no-report``), and write the
-    same files: the checkpoint, its sidecar ``.json`` and the report.
+    same files: the checkpoint, its sidecar ``.json`` and the report. ``unipen``: a UNIPEN
+    folder (``--unipen``) whose fit side's real digits join MNIST's training images
+    (``handwriting.real_digits``); the test set stays MNIST's.
 
     Prints ``mnist-train``'s progress lines on stdout unless ``verbose`` is false. Raises the
     project's errors (``mnist_cnn.errors``): ``UsageError`` for a setting out of range or a
     device that is not here, ``DataError`` for MNIST files that are missing or broken,
     ``TrainingDiverged`` when the loss became NaN (nothing is saved), ``MnistCnnError`` for a
-    folder that cannot be written.
+    folder that cannot be written. ``DataError`` covers a missing or broken UNIPEN folder too.
     """
     settings = arguments(locals())  # the keyword arguments, before any is changed below
     started = time.perf_counter()
@@ -181,7 +202,10 @@ def train(*, epochs: int = DEFAULTS.epochs, hard_share: float = DEFAULTS.hard_sh
     device = select_device(device)
     checkpoint = Path(checkpoint)
     ensure_writable_dir(checkpoint)
-    data = load_mnist(Path(data_dir), download=download).to(device)
+    data = load_mnist(Path(data_dir), download=download)
+    if unipen is not None:
+        data = with_real_digits(data, Path(unipen), config.seed, log)
+    data = data.to(device)
     used = resolve_precision(config.precision, device)
     later = (f", then the hardest {config.hard_share:.0%}" if config.hard_share < 1
              and config.epochs > 1 else "")

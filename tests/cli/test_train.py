@@ -9,10 +9,12 @@ import torch
 
 from mnist_cnn.cli.train import main
 from mnist_cnn.fitting.convnet import resolve_precision
+from mnist_cnn.fitting.handwriting import SIDES, side_of
 from mnist_cnn.networks import registry
 from mnist_cnn.reading.recognizer import Recognizer
 
 from conftest import cli, same_weights
+from unipen_files import write_writers
 
 CPU = torch.device("cpu")
 
@@ -109,6 +111,34 @@ def test_missing_data_fails_before_training(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "MNIST not found" in err and "Traceback" not in err
     assert not (tmp_path / "m.ckpt").exists()
+
+
+def test_real_digits_join_the_training_images(tiny_mnist, tmp_path, capsys):
+    writers = [str(n) for n in range(400) if side_of(f"abc/{n}") == SIDES.index("fit")][:3]
+    unipen = write_writers(tmp_path / "unipen", writers, per_label=2)
+    checkpoint = tmp_path / "model.ckpt"
+    assert main(_train_args(tiny_mnist, checkpoint, "--unipen", str(unipen), "--no-report")) == 0
+    output = capsys.readouterr().out
+    assert f"Added 36 real digits from UNIPEN's fit writers in {unipen}" in output
+    assert "with 336 images" in output
+    facts = json.loads(checkpoint.with_suffix(".json").read_text())
+    assert facts["arguments"]["unipen"] == str(unipen) and facts["epochs"][0]["images"] == 336
+    load_model(checkpoint)
+
+
+@pytest.mark.parametrize("damage", ["missing", "broken"])
+def test_a_missing_or_broken_unipen_folder_fails_before_training(tiny_mnist, checkpoint,
+                                                                 tmp_path, capsys, damage):
+    before = checkpoint.read_bytes()
+    unipen = tmp_path / "unipen"
+    if damage == "broken":
+        write_writers(unipen, ["1"], per_label=1)
+        (unipen / "include" / "abc" / "data" / "1.dat").write_text(".PEN_DOWN\n 1 x\n")
+    code = main(_train_args(tiny_mnist, checkpoint, "--unipen", str(unipen)))
+    assert code == 1
+    err = capsys.readouterr().err
+    assert str(unipen) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert checkpoint.read_bytes() == before
 
 
 def test_unwritable_checkpoint_folder_fails_before_loading_data(tmp_path, capsys):
