@@ -33,7 +33,6 @@ from mnist_cnn.fitting.unipen import CATEGORIES, Character, read_unipen
 from mnist_cnn.reading.inputs import SIDE, normalize
 from mnist_cnn.reading.recognizer import Recognizer
 
-DIGITS = "0123456789"
 LOOK_ALIKES = frozenset([*"OoDQ", *"Iilj|!/\\()[]{}", *"Zz", *"Ss$", *"bG", *"T", *"B&",
                          *"gq", *".,:;-_~'`\"", "\\@"])
 """Labels set apart from the non-digits: what may be taken for 0, 1, 2, 5, 6, 7, 8 or 9 when
@@ -55,7 +54,8 @@ NEIGHBOURS = 9
 """Characters of other writers that vote on the label of a shape."""
 FEWEST_TO_JUDGE = 8
 """A file's labels are judged on their own from this many segments whose labels vary; smaller
-or one-label files are judged with the writer's other files of the category."""
+files, or files of labels mostly alike, are judged with the writer's other such files of the
+category."""
 MARGIN = 0.05
 """A file whose labels agree with their shapes less than this above a shuffled labelling's
 agreement is misaligned."""
@@ -65,7 +65,8 @@ agreement is misaligned."""
 class FileCheck:
     """The verdict on one ``.dat`` file: how often its labels agree with their shapes
     (``agreement``), how often its labels shuffled among its segments would (``chance``), over
-    how many segments (``judged``: the file alone, or with the writer's other small files)."""
+    how many segments (``judged``: the file's, or its and the writer's other small files';
+    0 where they could not tell)."""
 
     file: str
     category: str
@@ -124,8 +125,8 @@ def typical_sizes(characters: Sequence[Character]) -> np.ndarray:
 
 def drawing(strokes: Sequence[np.ndarray], typical: float, pen: float) -> np.ndarray:
     """The strokes drawn with a round pen ``pen`` times the writer's ``typical`` size wide,
-    the typical character ``TYPICAL_PX`` tall, smooth edges (uint8, white on black); a
-    stroke of one point is a dot."""
+    at a scale where that size is ``TYPICAL_PX``, with smooth edges (uint8, white on black);
+    a stroke of one point is a dot."""
     points = np.concatenate(strokes)
     low = points.min(0)
     scale = TYPICAL_PX / typical
@@ -167,8 +168,9 @@ def drawn(handwriting: "Handwriting", indices: np.ndarray, rng: np.random.Genera
 
 def shape_votes(images: np.ndarray, characters: Sequence[Character]) -> list[str]:
     """Per character: the label that the ``NEIGHBOURS`` characters of its category most alike
-    in shape, written by other writers, carry (their votes weighed by likeness). The shapes
-    are compared at 14x14, each picture less its mean, by cosine."""
+    in shape, written by other writers, carry (their votes weighed by likeness); ``""`` where
+    no other writer's character is alike at all. The shapes are compared at 14x14, each
+    picture less its mean, by cosine."""
     features = F.avg_pool2d(torch.from_numpy(images).float()[:, None], 2).flatten(1)
     features = F.normalize(features - features.mean(1, keepdim=True), dim=1)
     votes = [""] * len(characters)
@@ -186,36 +188,44 @@ def shape_votes(images: np.ndarray, characters: Sequence[Character]) -> list[str
             top, where = likeness.topk(min(NEIGHBOURS, len(indices)), dim=1)
             weights = torch.zeros(len(top), len(names)).scatter_add_(
                 1, labels[where], top.clamp(min=0))
-            for offset, best in enumerate(weights.argmax(1).tolist()):
-                votes[indices[start + offset]] = str(names[best])
+            best = weights.argmax(1).tolist()
+            for offset, (label, weight) in enumerate(zip(best, weights.amax(1).tolist(),
+                                                         strict=True)):
+                votes[indices[start + offset]] = str(names[label]) if weight > 0 else ""
     return votes
 
 
-def _agreement(labels: list[str], votes: list[str]) -> tuple[float, float, float]:
-    """How often the labels match the votes; how often they would, shuffled among the same
-    segments; and how alike the labels are (the chance that two picked at random match)."""
+def _agreement(labels: list[str], votes: list[str]) -> tuple[int, float, float, float]:
+    """Over the segments with a vote: how many there are, how often their labels match the
+    votes, how often the labels would, shuffled among them, and how alike the labels are
+    (the chance that two picked at random match)."""
+    voted = [(label, vote) for label, vote in zip(labels, votes, strict=True) if vote]
+    if not voted:
+        return 0, 0.0, 0.0, 1.0
+    labels, votes = [label for label, _ in voted], [vote for _, vote in voted]
     count = len(labels)
     agree = sum(a == b for a, b in zip(labels, votes, strict=True)) / count
     label_counts, vote_counts = Counter(labels), Counter(votes)
     chance = sum(n * vote_counts[label] for label, n in label_counts.items()) / count ** 2
     alike = sum((n / count) ** 2 for n in label_counts.values())
-    return agree, chance, alike
+    return count, agree, chance, alike
 
 
 def check_labels(characters: Sequence[Character], votes: Sequence[str]) -> list[FileCheck]:
     """A verdict per ``.dat`` file: misaligned when a segment lies outside its pen file, or
     when its labels agree with the shapes' votes less than ``MARGIN`` above a shuffled
-    labelling of its own. A file of fewer than ``FEWEST_TO_JUDGE`` segments, or of labels
-    too alike to tell (any two picked at random match more often than not), is judged with
-    the writer's other such files of the category, and kept when even they cannot tell."""
+    labelling of its own (segments without a vote say nothing). A file of fewer than
+    ``FEWEST_TO_JUDGE`` segments, or of labels too alike to tell (any two picked at random
+    match more often than not), is judged with the writer's other such files of the
+    category, and kept when even they cannot tell."""
     by_file: dict[str, list[int]] = defaultdict(list)
     for index, character in enumerate(characters):
         by_file[character.file].append(index)
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for name, indices in by_file.items():
         labels = [characters[i].label for i in indices]
-        alike = _agreement(labels, [votes[i] for i in indices])[2]
-        if len(indices) < FEWEST_TO_JUDGE or alike > 0.5:
+        count, _, _, alike = _agreement(labels, [votes[i] for i in indices])
+        if count < FEWEST_TO_JUDGE or alike > 0.5:
             first = characters[indices[0]]
             groups[(first.category, first.writer)].append(name)
         else:
@@ -224,15 +234,15 @@ def check_labels(characters: Sequence[Character], votes: Sequence[str]) -> list[
     for names in groups.values():
         indices = [i for name in names for i in by_file[name]]
         labels = [characters[i].label for i in indices]
-        agree, chance, alike = _agreement(labels, [votes[i] for i in indices])
-        judged = len(indices) >= FEWEST_TO_JUDGE and alike <= 0.5
+        count, agree, chance, alike = _agreement(labels, [votes[i] for i in indices])
+        judged = count >= FEWEST_TO_JUDGE and alike <= 0.5
         for name in names:
             own = by_file[name]
             first = characters[own[0]]
             broken = not all(characters[i].complete for i in own)
             checks.append(FileCheck(
                 file=name, category=first.category, site=first.site, segments=len(own),
-                judged=len(indices) if judged else 0, agreement=agree, chance=chance,
+                judged=count if judged else 0, agreement=agree, chance=chance,
                 misaligned=broken or (judged and agree < chance + MARGIN)))
     return sorted(checks, key=lambda check: check.file)
 

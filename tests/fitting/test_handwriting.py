@@ -77,6 +77,13 @@ def test_aligned_files_are_kept_and_a_shifted_one_dropped(tmp_path):
     assert not any(verdicts.values())
 
 
+def test_a_lone_writer_cannot_be_judged_and_is_kept(tmp_path):
+    root = write_writers(tmp_path, ["w0"])
+    handwriting = load_handwriting(root, ["1a"])
+    assert set(shape_votes(handwriting.images, handwriting.characters)) == {""}
+    assert handwriting.kept.all() and [c.judged for c in handwriting.checks] == [0]
+
+
 def test_small_or_one_label_files_are_judged_with_the_writers_others(tmp_path):
     rng = np.random.default_rng(1)
     write_writers(tmp_path, [f"w{n}" for n in range(6)])
