@@ -1,15 +1,16 @@
 """Regenerate the files that ship in ``mnist_cnn/weights/``: the default model, its not-a-digit
 detector, segment verifier and pair reader, and their provenance.
 
-Runs the documented commands themselves in a scratch folder: ``mnist-train`` (the default run,
-seed 1), ``mnist-train --fit-detector`` (calibrated with that model) and ``mnist-train
---fit-verifier``; copies their files into the package and records how each was made: the
-command, seed, versions, machine, date, the figures it reached, and its SHA-256 (checked
-before a shipped file is used). ``--only model detector`` (any of ``model``, ``detector``,
-``verifier``): refit those and keep the rest (the detector is calibrated with the shipped
-model when the model is kept; the verifier and the pair reader are fitted together).
+Runs the documented commands themselves in a scratch folder: ``mnist-train --unipen FOLDER``
+(the default run, seed 1, MNIST and UNIPEN's real digits), ``mnist-train --fit-detector``
+(calibrated with that model) and ``mnist-train --fit-verifier``; copies their files into the
+package and records how each was made: the command, the data, seed, versions, machine, date,
+the figures it reached, and its SHA-256 (checked before a shipped file is used). ``--only
+model detector`` (any of ``model``, ``detector``, ``verifier``): refit those and keep the rest
+(the detector is calibrated with the shipped model when the model is kept; the verifier and
+the pair reader are fitted together).
 
-    python scripts/make_weights.py --data-dir ../shared/MNIST_data [--only detector]
+    python scripts/make_weights.py --data-dir ../shared/MNIST_data --unipen FOLDER [--only model]
 """
 
 import argparse
@@ -34,6 +35,11 @@ DETECTOR_LINE = re.compile(r"Fitted the not-a-digit detector in ([\d.]+)s \(thre
 THRESHOLD = re.compile(r"([a-z ]+) (-?[\d.]+)")
 FITTED_LINE = re.compile(r"Fitted the (segment verifier|pair reader) in ([\d.]+)s")
 STEPS = ("model", "detector", "verifier")
+DATA = ("MNIST (Y. LeCun, C. Cortes and C. Burges) and the digits of the fit side's "
+        "writers of UNIPEN train_r01_v07 (I. Guyon, L. Schomaker, R. Plamondon, M. Liberman "
+        "and S. Janet, 'UNIPEN project of on-line data exchange and recognizer benchmarks', "
+        "ICPR 1994; CC BY 4.0; https://doi.org/10.5281/zenodo.1195803), read from the folder "
+        "the command names as UNIPEN")
 
 
 def cpu_model() -> str:
@@ -61,9 +67,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "MNIST_data"))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--unipen", type=Path,
+                        help="the UNIPEN folder whose fit writers' digits the model learns too "
+                             "(needed to refit the model)")
     parser.add_argument("--only", nargs="+", choices=STEPS, default=list(STEPS),
                         help="refit these and keep the other shipped files")
     args = parser.parse_args()
+    if "model" in args.only and args.unipen is None:
+        parser.error("refitting the model needs --unipen FOLDER")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}"
     today = time.strftime("%Y-%m-%d")
     provenance = registry.provenance() if set(args.only) != set(STEPS) else {"files": {}}
@@ -83,9 +94,16 @@ def main() -> None:
                   "--checkpoint", str(checkpoint)]
         public = [part if part != str(checkpoint) else "model.ckpt" for part in common]
         if "model" in args.only:
-            _, seconds = mnist_train([*common, "--no-report"])
+            # float32 throughout: the same weights on every CPU, whatever bf16 it has
+            options = ["--precision", "fp32", "--no-report"]
+            reader = registry.sha256(registry.MODEL.shipped)  # reads the real digits' pictures
+            _, seconds = mnist_train([*common, "--unipen", str(args.unipen), *options])
             facts = json.loads(checkpoint.with_suffix(".json").read_text())
-            made[registry.MODEL] = {"command": " ".join(["mnist-train", *public, "--no-report"]),
+            made[registry.MODEL] = {"command": " ".join(["mnist-train", *public, "--unipen",
+                                                         "UNIPEN", *options]),
+                                    "data": DATA,
+                                    "pictures_read_by": f"the model shipped before (sha256 "
+                                                        f"{reader})",
                                     "test_accuracy": facts["test_accuracy"],
                                     "precision": facts["precision"],
                                     "wall_seconds": round(seconds, 1)}

@@ -111,8 +111,9 @@ def test_the_shipped_model_reads_numbers_and_says_not_a_digit():
     recognizer = Recognizer.from_checkpoint(registry.MODEL.shipped, CPU)
     assert recognizer.detector is not None and not recognizer.notes
     assert recognizer.read_image(as_image(on_paper(write("4270"))), "n").number == "4270"
-    touching = recognizer.read_image(as_image(on_paper(write("1234567", gap=0.02))), "t")
-    assert touching.number == "1234567"
+    for number in ("2468", "97531"):
+        touching = recognizer.read_image(as_image(on_paper(write(number, gap=0.02))), "t")
+        assert touching.number == number
     house = Image.new("L", (200, 200), 255)
     pen = ImageDraw.Draw(house)
     pen.rectangle((50, 90, 150, 170), outline=0, width=6)
