@@ -5,8 +5,9 @@ done). UNIPEN (CC BY 4.0) is read in its own format, its labels checked and its 
 (``mnist_cnn.fitting.handwriting``); this reads only the writers of the validate side.
 
 1. Each held-out digit (at most ``--per-writer`` of a writer), drawn with a pen of its own
-   (``handwriting.PENS``) and normalized as reading does, is handed over every way (the 28x28 picture itself, and each of
-   ``handed.KINDS``: scans, 8x8, pens, blur, JPEG, tiny and larger canvases, photos of paper).
+   (``handwriting.PENS``) and normalized as reading does, is handed over every way (the 28x28
+   picture itself, and each of ``handed.KINDS``: scans, 8x8, pens, blur, JPEG, tiny and larger
+   canvases, photos of paper).
 2. For each checkpoint (``--checkpoint``, repeatable; ``--baseline REF`` adds the shipped parts
    of a git revision beside them): the ConvNet's accuracy reading each picture as one digit,
    rejection off; and the default reading's (``mnist-recognize``'s) digits read right, lost

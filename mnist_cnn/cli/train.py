@@ -163,8 +163,7 @@ def run(args: argparse.Namespace) -> int:
           lr=args.lr, seed=args.seed, precision=args.precision, augment=args.augment,
           log_interval=args.log_interval, data_dir=args.data_dir,
           download=not args.no_download, unipen=args.unipen, checkpoint=args.checkpoint,
-          device=args.device,
-          report=not args.no_report, report_dir=args.report_dir)
+          device=args.device, report=not args.no_report, report_dir=args.report_dir)
     return 0
 
 

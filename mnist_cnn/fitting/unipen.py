@@ -36,6 +36,8 @@ CATEGORIES = {"1a": "digits", "1b": "capital letters", "1c": "lower-case letters
 _KEYWORD = re.compile(r"^\.([A-Z_]+)[ \t]*(.*)$")
 _SEGMENT = re.compile(r'^(\S+)\s+(\S+)\s+(\S+)\s+"(.*)"\s*$')
 _BOUND = re.compile(r"^(\d+)(?::(\d+))?$")
+MOST_NESTED = 8
+"""Includes nest this deep at most (the collection's go two deep)."""
 _ESCAPED = re.compile(r'\\(["\\])')
 """A label's escapes: ``\\"`` is a double quote, ``\\\\`` a backslash (``\\@``, kai's mark for
 the strokes joining letters in a word, stays as it is)."""
@@ -105,7 +107,7 @@ _NOTHING = _PenText((), None)
 
 
 @lru_cache(maxsize=4096)
-def _pen_text(include: Path, name: str, nested: bool = False) -> _PenText:
+def _pen_text(include: Path, name: str, depth: int = 0) -> _PenText:
     """The components and writer of an included file and what it includes.
 
     A file a ``.dat`` names must exist; one that an included file names in turn (its
@@ -115,15 +117,17 @@ def _pen_text(include: Path, name: str, nested: bool = False) -> _PenText:
     segments count those blocks, which hold no ink; elsewhere ``.PEN_UP`` blocks are empty
     and only ``.PEN_DOWN`` blocks count."""
     path = include / name
+    if depth > MOST_NESTED:
+        raise DataError(f"{path}: included {depth} files deep (does a file include itself?)")
     if not path.is_file():
-        if nested:
+        if depth:
             return _NOTHING
         raise DataError(f"{path}: included file not found")
     components: list[np.ndarray | None] = []
     writer = None
     for keyword, rest, lines in _keywords(path):
         if keyword == "INCLUDE":
-            inner = _pen_text(include, rest, nested=True)
+            inner = _pen_text(include, rest, depth + 1)
             components.extend(inner.components)
             writer = writer or inner.writer
         elif keyword == "PEN_DOWN" and lines:
@@ -192,7 +196,7 @@ def _data_files(root: Path, categories: Iterable[str]) -> list[tuple[str, Path]]
     return files
 
 
-def read_file(root: Path, category: str, path: Path) -> list[Character]:
+def _read_file(root: Path, category: str, path: Path) -> list[Character]:
     """The characters one ``.dat`` file lists (``DataError`` if it or a file it includes is
     broken)."""
     relative = path.relative_to(root).as_posix()
@@ -241,7 +245,7 @@ def read_unipen(root: Path | str, categories: Iterable[str] = tuple(CATEGORIES)
     characters = []
     try:
         for category, path in _data_files(root, categories):
-            characters.extend(read_file(root, category, path))
+            characters.extend(_read_file(root, category, path))
     finally:
         _pen_text.cache_clear()
     return characters

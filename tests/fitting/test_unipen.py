@@ -108,6 +108,8 @@ def _one_file(tmp_path):
      "data/1a/abc/w1.dat", "malformed range"),
     (lambda root, data: data.write_text(data.read_text().replace('"1"', "1")),
      "data/1a/abc/w1.dat", "is not 'CHARACTER"),
+    (lambda root, data: (root / "include" / "abc" / "data" / "w1.dat").write_text(
+        ".INCLUDE abc/data/w1.dat\n"), "include/abc/data/w1.dat", "does a file include itself"),
 ])
 def test_broken_folders_and_files_are_one_line_errors_naming_them(tmp_path, damage, named,
                                                                   message):
