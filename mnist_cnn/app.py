@@ -194,6 +194,10 @@ def render_result(result: Recognition) -> str:
     if rejected:
         notes.append(f"{len(rejected)} mark{'s' if len(rejected) > 1 else ''} not read as "
                      "digits")
+    if result.alternatives:
+        others = ", ".join(f"{html.escape(number)} ({probability:.0%})"
+                           for number, probability in result.alternatives)
+        notes.append(f'<span class="mnist-alternatives">or perhaps: {others}</span>')
     notes.append("Each digit: the 28x28 picture the network saw, and its three likeliest "
                  "readings.")
     body = "".join(f'<div class="mnist-note">{note}</div>' for note in notes)

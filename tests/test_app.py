@@ -152,7 +152,9 @@ def test_the_panel_shows_the_number_each_digits_top_3_and_its_network_input():
     assert panel.count('class="mnist-bar ') == 6
     assert panel.count("<img") == 2 and panel.count("data:image/png;base64,") == 2
     assert "90.0%" in panel and "40.0%" in panel
-    assert "uncertain" in panel
+    assert "uncertain" in panel and "or perhaps" not in panel
+    result.alternatives = [("47", 0.25), ("12", 0.05)]
+    assert "or perhaps: 47 (25%), 12 (5%)" in render_result(result)
 
 
 def test_the_panel_shows_no_digit_found_not_a_digit_and_errors():

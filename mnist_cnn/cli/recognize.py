@@ -5,6 +5,7 @@ import gc
 import glob
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,17 @@ IMAGE_SUFFIXES = frozenset({
 
 top_k = number_type(int, 1, MAX_TOP_K)
 probability = number_type(float, 0, 1)
+
+
+def digit_count(text: str) -> tuple[int, int]:
+    """``--length``: ``N`` or ``N-M`` digits, as ``(fewest, most)``."""
+    match = re.fullmatch(r"(\d+)(?:-(\d+))?", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count of digits, N or N-M")
+    bounds = int(match[1]), int(match[2] or match[1])
+    if not 1 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"must be at least 1, and N <= M in N-M; got {text}")
+    return bounds
 
 
 def expand_inputs(patterns: Sequence[str]) -> list[Path]:
@@ -73,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "plain: the reference's resize-invert-scale, for comparison")
     parser.add_argument("--one-digit", action="store_true",
                         help="read each image as exactly one digit (no search for several)")
+    parser.add_argument("--length", type=digit_count, metavar="N[-M]",
+                        help="each picture holds N digits (or N to M): read its likeliest "
+                             "reading of that many (a zip code, an id, a meter)")
     parser.add_argument("--top-k", type=top_k, default=1,
                         help=f"also list the K most likely digits (1-{MAX_TOP_K}, default 1)")
     parser.add_argument("--threshold", type=probability, default=0.5,
@@ -120,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     recognizer = Recognizer.load(args.checkpoint, device=args.device, reject=not args.no_reject,
                                  reject_threshold=args.reject_threshold, top_k=args.top_k,
                                  threshold=args.threshold, one_digit=args.one_digit,
-                                 preprocess=args.preprocess)
+                                 preprocess=args.preprocess, length=args.length)
     for note in recognizer.notes:
         print(f"{PROGRAM}: note: {note}", file=sys.stderr)
     draw, show = grid_plan(args)

@@ -40,11 +40,13 @@ from mnist_cnn.reading.pipeline import (
 )
 from mnist_cnn.reading.results import DigitReading, Recognition, RejectedMark
 from mnist_cnn.reading.scoring import (
-    best_reading,
+    Partition,
+    alternatives,
     candidate_values,
+    chosen,
     digit_threshold,
     left_out,
-    reading_rank,
+    partitions,
     reads_as_digits,
     whole_features,
 )
@@ -73,6 +75,19 @@ def _kind(picture: Picture) -> str:
         return "bytes"
     raise TypeError(f"cannot read a {type(picture).__name__}: give a file's path, a PIL image, "
                     "a numpy array or the bytes of an image file")
+
+
+def digit_count(length: int | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``length`` (a count of digits, or the fewest and most) as ``(fewest, most)``;
+    ``UsageError`` for anything else."""
+    if length is None:
+        return None
+    bounds = (length, length) if isinstance(length, int) else tuple(length)
+    if (len(bounds) != 2 or not all(isinstance(b, int) and not isinstance(b, bool)
+                                    for b in bounds) or not 1 <= bounds[0] <= bounds[1]):
+        raise UsageError(f"length must be a count of digits of at least 1, or the fewest and "
+                         f"most (fewest <= most), got {length!r}")
+    return bounds
 
 
 def _check_settings(top_k: int, threshold: float, reject_threshold: float | None,
@@ -110,7 +125,9 @@ class Recognizer:
     threshold the detector was fitted with for the form of the picture, ``FORMS``);
     ``verifier`` and ``pair_reader``: the segment verifier and
     the pair reader, which judge how a line divides into digits (``None``: by the network's
-    confidence alone), or ``search_parts``: gives them when a picture first needs them.
+    confidence alone), or ``search_parts``: gives them when a picture first needs them;
+    ``length``: how many digits a picture holds (a count, or the fewest and most): the likeliest
+    reading of that many is read where there is one, its digits not judged one by one.
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device, *, top_k: int = 1,
@@ -119,8 +136,8 @@ class Recognizer:
                  reject_threshold: float | None = None,
                  verifier: torch.nn.Module | None = None,
                  pair_reader: torch.nn.Module | None = None,
-                 search_parts: Callable[[], tuple[torch.nn.Module, torch.nn.Module]] | None = None
-                 ) -> None:
+                 search_parts: Callable[[], tuple[torch.nn.Module, torch.nn.Module]] | None = None,
+                 length: int | tuple[int, int] | None = None) -> None:
         self.model = model.to(device).eval()
         self.device = device
         self.top_k = top_k
@@ -133,6 +150,7 @@ class Recognizer:
         self.networks = Networks(self.model, device, self.detector, search_parts)
         self._whole = None if detector is None else self.detector.whole.cpu().numpy()
         self.reject_threshold = reject_threshold
+        self.length = digit_count(length)
         self.notes: list[str] = []
         """One-line remarks about the settings in force, for the user."""
 
@@ -161,8 +179,8 @@ class Recognizer:
     @classmethod
     def load(cls, checkpoint: Path | str | None = None, *, device: str | torch.device = "auto",
              reject: bool = True, reject_threshold: float | None = None, top_k: int = 1,
-             threshold: float = 0.5, one_digit: bool = False,
-             preprocess: str = "mnist") -> "Recognizer":
+             threshold: float = 0.5, one_digit: bool = False, preprocess: str = "mnist",
+             length: int | tuple[int, int] | None = None) -> "Recognizer":
         """The recognizer ``mnist-recognize`` builds, with its defaults; the keywords are its
         flags (``reject=False``: ``--no-reject``). Without a ``checkpoint``: ``./model.ckpt``
         when there is one, else the model that ships with the package (``notes`` says so).
@@ -172,11 +190,12 @@ class Recognizer:
         when the one given is not there).
         """
         _check_settings(top_k, threshold, reject_threshold, preprocess)
+        length = digit_count(length)
         path, note = registry.resolve_checkpoint(checkpoint)
         recognizer = cls.from_checkpoint(
             path, select_device(device), reject=reject, top_k=top_k, threshold=threshold,
             options=Options(one_digit=one_digit, preprocess=preprocess),
-            reject_threshold=reject_threshold)
+            reject_threshold=reject_threshold, length=length)
         if note:
             recognizer.notes.append(note)
         return recognizer
@@ -265,8 +284,9 @@ class Recognizer:
 
     def read_prepared(self, batch: Sequence[tuple[str, Prepared]]) -> list[Recognition]:
         """Judge every candidate of the batch's pictures at once; keep each picture's best
-        reading (of the two polarities, where a picture was laid out both ways:
-        ``scoring.reading_rank``)."""
+        partition (``scoring.partitions``; of the two polarities, where a picture was laid out both
+        ways, the one of the asked-for length, else the one that reads digits, else the
+        likelier) and the numbers its next partitions spell."""
         readings = [reading for _, prepared in batch for reading in prepared.readings()]
         thresholds = self.thresholds()
         evidence = iter(self.networks.judge(
@@ -280,71 +300,83 @@ class Recognizer:
             best = None
             for reading in prepared.readings():
                 judged = next(evidence)
-                values = candidate_values(judged.digit, judged.verdicts, judged.pairs)
-                lines = best_reading(reading.layout, values)
-                rank = reading_rank(reading.layout, values, lines)
+                values = candidate_values(judged.digit, judged.log_probabilities,
+                                          judged.verdicts, judged.pairs)
+                found = partitions(reading.layout, values)
+                fitting = [] if self.length is None else partitions(reading.layout, values,
+                                                                    self.length)
+                pick = chosen(found, fitting)
+                rank = (bool(fitting), any(pick.lines), pick.score)
                 if best is None or rank > best[0]:
-                    best = (rank, reading, lines, judged, values.pair)
+                    best = (rank, reading, pick, judged, found)
             if best is not None:
-                threshold = None if thresholds is None else thresholds[best[1].form]
-                self._read_digits(result, *best[1:], threshold)
+                _, reading, pick, judged, found = best
+                threshold = None if thresholds is None else thresholds[reading.form]
+                self._read_digits(result, reading, pick, judged, threshold)
+                if result.digits:
+                    result.alternatives = alternatives(found, result.number)
             results.append(result)
         return results
 
-    def _reading(self, probabilities: torch.Tensor, box: tuple[int, int, int, int],
+    def _reading(self, probabilities: torch.Tensor, digit: int, box: tuple[int, int, int, int],
                  score: float | None, pixels: np.ndarray | None) -> DigitReading:
-        """A digit read with these class ``probabilities``."""
+        """``digit`` read with these class ``probabilities`` (the likeliest, but where a
+        length asked for took another)."""
         best, order = probabilities.topk(self.top_k)
         top_k = [(int(d), float(p)) for d, p in zip(order.tolist(), best.tolist(), strict=True)]
-        return DigitReading(digit=top_k[0][0], confidence=top_k[0][1], top_k=top_k,
-                            uncertain=top_k[0][1] < self.threshold, box=box, score=score,
+        confidence = float(probabilities[digit])
+        return DigitReading(digit=digit, confidence=confidence, top_k=top_k,
+                            uncertain=confidence < self.threshold, box=box, score=score,
                             network_input=pixels)
 
-    def _read_digits(self, result: Recognition, prepared: Prepared, lines: list[list[int]],
-                     judged: Evidence, pair: np.ndarray, threshold: float | None) -> None:
-        """The digits of the chosen ``lines``: a candidate read as a pair gives two, each with
-        its place's share of the pair's probabilities, half the candidate's box and half the
-        pair reader's input; it is no single digit, so the detector does not judge it. With
-        rejection on, the segments left out (no digit, by the verifier) are rejected marks, and
-        a searched picture is judged as a whole (``_judge_whole``)."""
+    def _read_digits(self, result: Recognition, prepared: Prepared, partition: Partition,
+                     judged: Evidence, threshold: float | None) -> None:
+        """The digits of the chosen ``partition``: a candidate read as a pair gives two, each
+        with its place's share of the pair's probabilities, half the candidate's box and half
+        the pair reader's input; it is no single digit, so the detector does not judge it.
+        With rejection on, the segments left out (no digit, by the verifier) are rejected
+        marks, a digit the detector finds none is one too (unless a length was asked for),
+        and a searched picture is judged as a whole (``_judge_whole``)."""
         layout, inputs, scores = prepared.layout, prepared.inputs, judged.digit_scores
         keep = prepared.preview is not None
         probabilities = judged.log_probabilities.exp()
-        unread = left_out(layout, lines) if scores is not None else []
+        unread = left_out(layout, partition.taken()) if scores is not None else []
         for index in unread:
             box = tuple(round(value / prepared.scale) for value in layout.candidates[index].box)
             result.rejected.append(RejectedMark(box, int(probabilities[index].argmax()),
                                                 float(scores[index]),
                                                 inputs.digits[index] if keep else None))
         best, taken = -math.inf, 0
-        for line in lines:
+        for line in partition.lines:
             digits = []
-            for index in line:
+            for index, text in line:
                 taken += 1
                 candidate = layout.candidates[index]
                 x, y, width, height = (round(value / prepared.scale) for value in candidate.box)
                 pixels = inputs.digits[index] if keep else None
-                if pair[index] >= 0:
+                if len(text) == 2:
                     both = judged.pairs[index, :ONE_DIGIT].exp().view(10, 10)
                     half = width // 2
                     seen = inputs.pairs[index] if keep else None
                     halves = (None, None) if seen is None else (seen[:, :SIDE], seen[:, SIDE:])
-                    digits += [self._reading(both.sum(1), (x, y, half, height), None, halves[0]),
-                               self._reading(both.sum(0), (x + half, y, width - half, height),
-                                             None, halves[1])]
+                    digits += [self._reading(both.sum(1), int(text[0]), (x, y, half, height),
+                                             None, halves[0]),
+                               self._reading(both.sum(0), int(text[1]),
+                                             (x + half, y, width - half, height), None,
+                                             halves[1])]
                     best = math.inf
                     continue
                 score = None if scores is None else float(scores[index])
-                if score is not None and score < digit_threshold(candidate, len(line),
-                                                                 threshold):
+                if self.length is None and score is not None and score < digit_threshold(
+                        candidate, len(line), threshold):
                     result.rejected.append(RejectedMark((x, y, width, height),
                                                         int(probabilities[index].argmax()),
                                                         score, pixels))
                     unread.append(index)
                     continue
                 best = max(best, -math.inf if score is None else score)
-                digits.append(self._reading(probabilities[index], (x, y, width, height), score,
-                                            pixels))
+                digits.append(self._reading(probabilities[index], int(text),
+                                            (x, y, width, height), score, pixels))
             if digits:
                 result.digits.extend(digits)
                 result.lines.append("".join(str(d.digit) for d in digits))

@@ -75,6 +75,9 @@ class Recognition:
     form: str | None = None
     """What kind of picture it was read as (``networks.detector.FORMS``), which set the
     not-a-digit threshold; ``None`` when nothing was read."""
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+    """Up to three other numbers the picture may hold, each with its probability among the
+    numbers its likeliest partitions spell (``scoring.alternatives``)."""
     whole: np.ndarray | None = field(default=None, repr=False)
     """How a picture searched for digits reads as a whole (``scoring.WHOLE_FEATURES``), where
     the not-a-digit detector judged it so; ``None`` otherwise."""
@@ -120,6 +123,8 @@ class Recognition:
             "digits": [d.as_json() for d in self.digits],
             "not_digit": self.not_digit,
             "rejected": [mark.as_json() for mark in self.rejected],
+            "alternatives": [{"number": number, "probability": probability}
+                             for number, probability in self.alternatives],
         }
         if len(self.lines) > 1:
             record["lines"] = list(self.lines)

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 
+import cv2
 import pytest
 import torch
 from pictures import as_image, draw_one, on_paper, write
@@ -91,6 +92,20 @@ def test_json_has_the_number_and_its_digits(tmp_path, checkpoint, capsys):
     assert record["not_digit"] is False and record["rejected"] == []
 
 
+def test_length_reads_that_many_digits_and_json_lists_alternatives(tmp_path, capsys):
+    ink = write("427", gap=0.9).copy()
+    cv2.line(ink, (105, 45), (108, 80), 1.0, 3)  # a stray stroke between the 4 and the 2
+    as_image(on_paper(ink)).save(tmp_path / "n.png")
+    assert main([str(tmp_path / "n.png"), "--json", "--no-grid"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["number"] == "4127" and record["alternatives"][0]["number"] == "427"
+    assert main([str(tmp_path / "n.png"), "--json", "--no-grid", "--length", "3"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["number"] == "427" and record["alternatives"][0]["number"] == "4127"
+    assert main([str(tmp_path / "n.png"), "--no-grid", "--length", "2-3"]) == 0
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'n.png'}: 427 ")
+
+
 def test_bad_file_is_an_error_line_and_exit_1(folder, checkpoint, capsys):
     (folder / "empty.png").write_bytes(b"")
     assert main([str(folder), "--checkpoint", str(checkpoint), "--no-grid"]) == 1
@@ -119,7 +134,8 @@ def test_corrupt_checkpoint_is_exit_1(folder, tmp_path, capsys):
 
 @pytest.mark.parametrize("args", [["--top-k", "11"], ["--top-k", "0"], ["--threshold", "2"],
                                   ["--device", "tpu"], ["--reject-threshold", "nan"],
-                                  ["--reject-threshold", "x"]])
+                                  ["--reject-threshold", "x"], ["--length", "0"],
+                                  ["--length", "3-2"], ["--length", "x"], ["--length", "2-"]])
 def test_bad_flags_exit_2(folder, args):
     with pytest.raises(SystemExit) as exit_info:
         main([str(folder), *args])

@@ -9,6 +9,7 @@ import torch
 from pictures import as_image, draw_one, on_paper, write
 from PIL import Image, ImageDraw
 
+from mnist_cnn.errors import UsageError
 from mnist_cnn.networks import registry
 from mnist_cnn.networks.detector import FORMS
 from mnist_cnn.reading.ink import dark_by_shape
@@ -18,7 +19,7 @@ from mnist_cnn.reading.scoring import IN_NUMBER_LENIENCY
 
 CPU = torch.device("cpu")
 FIELDS = {"path", "digit", "confidence", "top_k", "uncertain", "blank", "error", "number",
-          "digits", "not_digit", "rejected"}
+          "digits", "not_digit", "rejected", "alternatives"}
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -55,8 +56,13 @@ def test_the_json_record_keeps_the_old_fields_and_adds_the_digits(checkpoint, tm
     as_image(on_paper(write("427", gap=0.6))).save(path)
     one, many = recognizer.read_paths([tmp_path / "none.png", path])
     assert set(one.as_json()) == FIELDS and one.as_json()["number"] == ""
+    assert one.as_json()["alternatives"] == []
     record = json.loads(json.dumps(many.as_json()))
     assert set(record) == FIELDS
+    others = record["alternatives"]
+    assert 1 <= len(others) <= 3 and all(set(o) == {"number", "probability"} for o in others)
+    assert record["number"] not in {o["number"] for o in others}
+    assert all(0 < o["probability"] < 1 for o in others)
     assert len(record["digits"]) == 3 and len(record["number"]) == 3 and record["digit"] is None
     assert record["confidence"] == min(d["confidence"] for d in record["digits"])
     for digit, left in zip(record["digits"], (30, 107, 185), strict=True):
@@ -122,6 +128,24 @@ def test_the_shipped_model_reads_numbers_and_says_not_a_digit():
     assert result.not_digit and result.number == "" and result.rejected[0].closest in range(10)
     plain = Recognizer.from_checkpoint(registry.MODEL.shipped, CPU, reject=False)
     assert plain.read_image(house, "house").digit in range(10)
+
+
+def test_a_length_asked_for_reads_the_likeliest_reading_of_that_many_digits():
+    ink = write("427", gap=0.9).copy()
+    cv2.line(ink, (105, 45), (108, 80), 1.0, 3)  # a stray stroke between the 4 and the 2
+    picture = as_image(on_paper(ink))
+    default = Recognizer.from_checkpoint(registry.MODEL.shipped, CPU).read_image(picture)
+    assert default.number == "4127" and "427" in dict(default.alternatives)
+    three = Recognizer.from_checkpoint(registry.MODEL.shipped, CPU, length=3)
+    read = three.read_image(picture)
+    assert read.number == "427" and [d.digit for d in read.digits] == [4, 2, 7]
+    assert read.alternatives[0][0] == "4127" and read.alternatives[0][1] > 0.5
+    assert three.read_image(as_image(on_paper(write("4270", gap=0.6)))).number == "470"
+    none_fit = Recognizer.from_checkpoint(registry.MODEL.shipped, CPU, length=(8, 9))
+    assert none_fit.read_image(picture).number == "4127"  # no reading that long: the likeliest
+    for wrong in (0, (3, 2), "3", (1, 2, 3), True):
+        with pytest.raises(UsageError, match="length must be"):
+            Recognizer.load(length=wrong)
 
 
 @pytest.mark.parametrize(("number", "gap"), [("3007", -0.02), ("6470", -0.2)])
