@@ -10,10 +10,9 @@ is likelier; for each segment left out, that the verifier finds it no digit (a j
 an underline, a speck). The best partition of each line is found by dynamic programming over
 its segments, keeping the likeliest few (``partitions``): the best is read, the next are the
 result's alternatives, and where a count of digits is asked for, the best of that count is
-read. Which
-candidates the pair reader reads, when a pair's halves pass as digits, when a picture's two
-polarities' readings are compared, and how much less a mark in a number needs to be a digit,
-are decided here too.
+read. Which candidates the pair reader reads, when a pair's halves pass as digits, when a
+picture's two polarities' readings are compared, and how much less a mark in a number needs
+to be a digit, are decided here too.
 """
 
 import math
@@ -49,7 +48,8 @@ DIGIT_OPTIONS = 3
 """A candidate taken as one digit may read as any of its ConvNet's three likeliest digits: the
 other readings a result lists, and the digits a length asked for may need."""
 SEARCH_WIDTH = 8
-"""Partial divisions of a line kept at each place, for each count of digits."""
+"""Partial partitions of a line kept at each place (for each count of digits, where a length
+is asked for)."""
 ALTERNATIVES = 3
 """Other readings a result lists."""
 
@@ -110,17 +110,6 @@ class Values:
 
     options: list[list[tuple[float, str]]]
     leave: np.ndarray
-
-    @property
-    def take(self) -> np.ndarray:
-        """The log-probability of each candidate's likeliest option."""
-        return np.array([options[0][0] for options in self.options])
-
-    @property
-    def pair(self) -> np.ndarray:
-        """The pair each candidate's likeliest option reads (``-1``: one digit)."""
-        return np.array([int(options[0][1]) if len(options[0][1]) == 2 else -1
-                         for options in self.options], dtype=np.int64)
 
 
 def candidate_values(evidence: torch.Tensor, log_probabilities: torch.Tensor,

@@ -105,13 +105,13 @@ def test_a_candidate_is_taken_as_one_digit_or_as_a_pair_whichever_is_likelier():
     pairs[3, NOT_DIGITS] = -0.01  # the pair reader finds no digits likelier: no pair
     values = candidate_values(digit, log_probabilities, torch.log_softmax(verdicts, dim=1),
                               pairs)
-    assert values.take[0] > -0.2 and values.pair[0] == -1
+    best = [options[0] for options in values.options]
+    assert best[0][0] > -0.2 and best[0][1] == "9"
     assert [text for _, text in values.options[0]] == ["9", "8", "7", "47"]
     assert values.options[0][1][0] == pytest.approx(values.options[0][0][0] - 1, abs=1e-4)
-    assert values.take[1] < -9.0 and values.leave[1] > -0.1 and values.leave[0] < -9.0
-    assert values.pair[2] == 47 and values.take[2] > -0.2 and values.options[2][0][1] == "47"
-    assert values.pair[3] == -1 and values.take[3] < -9.0
-    assert all(len(text) == 1 for _, text in values.options[3])
+    assert best[1][0] < -9.0 and values.leave[1] > -0.1 and values.leave[0] < -9.0
+    assert best[2][1] == "47" and best[2][0] > -0.2
+    assert best[3][0] < -9.0 and all(len(text) == 1 for _, text in values.options[3])
     alone = candidate_values(digit, log_probabilities, None, None)
-    assert np.allclose(alone.take, [-0.1] * 4) and np.isneginf(alone.leave).all()
-    assert (alone.pair == -1).all() and [len(o) for o in alone.options] == [3] * 4
+    assert np.allclose([o[0][0] for o in alone.options], -0.1) and np.isneginf(alone.leave).all()
+    assert [[text for _, text in o] for o in alone.options] == [["9", "8", "7"]] * 4
