@@ -24,6 +24,7 @@ from mnist_cnn.fitting.handwriting import (
     MARGIN,
     SIDES,
     Handwriting,
+    by_file,
     check_labels,
     load_handwriting,
     shape_votes,
@@ -57,11 +58,8 @@ def moved_labels_found(handwriting: Handwriting) -> dict[str, float]:
     by one segment, as when a file's segments are misaligned with its labels (the labels a
     move leaves as they were, in runs of one label, are not counted)."""
     characters = handwriting.characters
-    by_file = defaultdict(list)
-    for index, character in enumerate(characters):
-        by_file[character.file].append(index)
     moved = list(characters)
-    for indices in by_file.values():
+    for indices in by_file(characters).values():
         labels = [characters[i].label for i in indices]
         for index, label in zip(indices, labels[1:] + labels[:1], strict=True):
             moved[index] = replace(characters[index], label=label)

@@ -19,7 +19,7 @@ from mnist_cnn.cli.common import (
 )
 from mnist_cnn.errors import UsageError
 from mnist_cnn.reading.pipeline import PREPROCESS_MODES
-from mnist_cnn.reading.recognizer import MAX_TOP_K, Recognizer
+from mnist_cnn.reading.recognizer import MAX_TOP_K, Recognizer, digit_count
 from mnist_cnn.reading.results import Recognition, describe
 
 PROGRAM = "mnist-recognize"
@@ -34,15 +34,16 @@ top_k = number_type(int, 1, MAX_TOP_K)
 probability = number_type(float, 0, 1)
 
 
-def digit_count(text: str) -> tuple[int, int]:
-    """``--length``: ``N`` or ``N-M`` digits, as ``(fewest, most)``."""
+def length_type(text: str) -> tuple[int, int]:
+    """``--length``: ``N`` or ``N-M`` digits, checked as ``Recognizer.load`` checks a length."""
     match = re.fullmatch(r"(\d+)(?:-(\d+))?", text.strip())
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a count of digits, N or N-M")
-    bounds = int(match[1]), int(match[2] or match[1])
-    if not 1 <= bounds[0] <= bounds[1]:
-        raise argparse.ArgumentTypeError(f"must be at least 1, and N <= M in N-M; got {text}")
-    return bounds
+    try:
+        return digit_count((int(match[1]), int(match[2] or match[1])))
+    except UsageError:
+        raise argparse.ArgumentTypeError(f"must be at least 1, and N <= M in N-M; got {text}"
+                                         ) from None
 
 
 def expand_inputs(patterns: Sequence[str]) -> list[Path]:
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "plain: the reference's resize-invert-scale, for comparison")
     parser.add_argument("--one-digit", action="store_true",
                         help="read each image as exactly one digit (no search for several)")
-    parser.add_argument("--length", type=digit_count, metavar="N[-M]",
+    parser.add_argument("--length", type=length_type, metavar="N[-M]",
                         help="each picture holds N digits (or N to M): read its likeliest "
                              "reading of that many (a zip code, an id, a meter)")
     parser.add_argument("--top-k", type=top_k, default=1,

@@ -109,16 +109,21 @@ class Handwriting:
         return torch.tensor([int(self.characters[i].label) for i in indices], dtype=torch.long)
 
 
+def by_file(characters: Sequence[Character]) -> dict[str, list[int]]:
+    """The indices of the characters of each ``.dat`` file, in order."""
+    files: dict[str, list[int]] = defaultdict(list)
+    for index, character in enumerate(characters):
+        files[character.file].append(index)
+    return files
+
+
 def typical_sizes(characters: Sequence[Character]) -> np.ndarray:
     """Per character: the median size (the longer side) of its file's characters, in tablet
     units: the writer's own scale, which sets the pen."""
     sizes = np.array([float(np.ptp(np.concatenate(c.strokes), 0).max()) if c.strokes else 0.0
                       for c in characters])
-    by_file = defaultdict(list)
-    for index, character in enumerate(characters):
-        by_file[character.file].append(index)
     typical = np.zeros(len(characters))
-    for indices in by_file.values():
+    for indices in by_file(characters).values():
         typical[indices] = max(float(np.median(sizes[indices])), 1e-6)
     return typical
 
@@ -218,11 +223,9 @@ def check_labels(characters: Sequence[Character], votes: Sequence[str]) -> list[
     ``FEWEST_TO_JUDGE`` segments, or of labels too alike to tell (any two picked at random
     match more often than not), is judged with the writer's other such files of the
     category, and kept when even they cannot tell."""
-    by_file: dict[str, list[int]] = defaultdict(list)
-    for index, character in enumerate(characters):
-        by_file[character.file].append(index)
+    files = by_file(characters)
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for name, indices in by_file.items():
+    for name, indices in files.items():
         labels = [characters[i].label for i in indices]
         count, _, _, alike = _agreement(labels, [votes[i] for i in indices])
         if count < FEWEST_TO_JUDGE or alike > 0.5:
@@ -232,12 +235,12 @@ def check_labels(characters: Sequence[Character], votes: Sequence[str]) -> list[
             groups[("", name)].append(name)
     checks = []
     for names in groups.values():
-        indices = [i for name in names for i in by_file[name]]
+        indices = [i for name in names for i in files[name]]
         labels = [characters[i].label for i in indices]
         count, agree, chance, alike = _agreement(labels, [votes[i] for i in indices])
         judged = count >= FEWEST_TO_JUDGE and alike <= 0.5
         for name in names:
-            own = by_file[name]
+            own = files[name]
             first = characters[own[0]]
             broken = not all(characters[i].complete for i in own)
             checks.append(FileCheck(

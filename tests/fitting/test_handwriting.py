@@ -9,6 +9,7 @@ from mnist_cnn.fitting.handwriting import (
     SHARES,
     SIDES,
     as_read,
+    by_file,
     check_labels,
     drawing,
     load_handwriting,
@@ -158,10 +159,7 @@ def test_the_real_archive_checked_and_split(real_unipen):
     # Labels moved by one segment, as when a file's segments are misaligned, are found.
     votes = shape_votes(handwriting.images, handwriting.characters)
     moved = list(handwriting.characters)
-    files = {}
-    for index, character in enumerate(moved):
-        files.setdefault(character.file, []).append(index)
-    for indices in files.values():
+    for indices in by_file(moved).values():
         labels = [moved[i].label for i in indices]
         for i, label in zip(indices, labels[1:] + labels[:1], strict=True):
             moved[i] = dataclasses.replace(moved[i], label=label)
